@@ -1,0 +1,1 @@
+"""v1proxy: the retired Tencent face recognition v1 API, answered through IAI v3."""

@@ -1,0 +1,1 @@
+"""Subcommands of `v1proxy`, one module each."""

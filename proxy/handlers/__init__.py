@@ -1,0 +1,1 @@
+"""Glue per v1 family: parse, translate, call v3, store, render."""

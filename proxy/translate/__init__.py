@@ -1,0 +1,1 @@
+"""Pure translation between v1 and v3: ids, scores, error map, field mapping. No I/O."""

@@ -1,0 +1,1 @@
+"""Inbound v1 wire: parsing, legacy signature, rendering. Never imports proxy.v3."""

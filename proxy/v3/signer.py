@@ -1,0 +1,97 @@
+"""TC3-HMAC-SHA256 signing for v3 requests: pure functions, timestamp passed in."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+ALGORITHM = "TC3-HMAC-SHA256"
+DEFAULT_SIGNED_HEADERS: tuple[str, ...] = ("content-type", "host")
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A v3 SecretId/SecretKey pair, with the token of temporary credentials."""
+
+    secret_id: str
+    secret_key: str
+    token: str | None = None
+
+    def __repr__(self) -> str:  # never print the key
+        return f"Credential(secret_id={self.secret_id!r}, secret_key=***, token={'***' if self.token else None})"
+
+
+def utc_date(timestamp: int) -> str:
+    """The credential-scope date (UTC) of a timestamp, as YYYY-MM-DD."""
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
+
+
+def canonical_request(
+    *,
+    method: str,
+    uri: str,
+    query: str,
+    headers: Mapping[str, str],
+    signed_headers: Sequence[str],
+    payload_sha256: str,
+) -> str:
+    """The canonical request; `headers` maps lower-case names to values as sent."""
+    canonical_headers = "".join(
+        f"{name}:{headers[name].strip().lower()}\n" for name in signed_headers
+    )
+    return "\n".join(
+        (method, uri, query, canonical_headers, ";".join(signed_headers), payload_sha256)
+    )
+
+
+def string_to_sign(*, timestamp: int, service: str, canonical: str) -> str:
+    digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    scope = f"{utc_date(timestamp)}/{service}/tc3_request"
+    return f"{ALGORITHM}\n{timestamp}\n{scope}\n{digest}"
+
+
+def signing_key(secret_key: str, date: str, service: str) -> bytes:
+    k_date = hmac.new(("TC3" + secret_key).encode("utf-8"), date.encode("utf-8"), hashlib.sha256).digest()
+    k_service = hmac.new(k_date, service.encode("utf-8"), hashlib.sha256).digest()
+    return hmac.new(k_service, b"tc3_request", hashlib.sha256).digest()
+
+
+def signature(*, secret_key: str, timestamp: int, service: str, canonical: str) -> str:
+    key = signing_key(secret_key, utc_date(timestamp), service)
+    to_sign = string_to_sign(timestamp=timestamp, service=service, canonical=canonical)
+    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def authorization(
+    *,
+    credential: Credential,
+    service: str,
+    host: str,
+    content_type: str,
+    payload: bytes,
+    timestamp: int,
+    payload_sha256: str | None = None,
+) -> str:
+    """The `Authorization` header for a POST / with the given exact body bytes.
+
+    `payload_sha256` may be passed when the caller hashed the body while building it.
+    """
+    digest = payload_sha256 or hashlib.sha256(payload).hexdigest()
+    canonical = canonical_request(
+        method="POST",
+        uri="/",
+        query="",
+        headers={"content-type": content_type, "host": host},
+        signed_headers=DEFAULT_SIGNED_HEADERS,
+        payload_sha256=digest,
+    )
+    sig = signature(
+        secret_key=credential.secret_key, timestamp=timestamp, service=service, canonical=canonical
+    )
+    return (
+        f"{ALGORITHM} Credential={credential.secret_id}/{utc_date(timestamp)}/{service}/tc3_request, "
+        f"SignedHeaders={';'.join(DEFAULT_SIGNED_HEADERS)}, Signature={sig}"
+    )
