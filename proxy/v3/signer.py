@@ -6,7 +6,7 @@ import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 ALGORITHM = "TC3-HMAC-SHA256"
 DEFAULT_SIGNED_HEADERS: tuple[str, ...] = ("content-type", "host")
@@ -21,12 +21,13 @@ class Credential:
     token: str | None = None
 
     def __repr__(self) -> str:  # never print the key
-        return f"Credential(secret_id={self.secret_id!r}, secret_key=***, token={'***' if self.token else None})"
+        token = "***" if self.token else None
+        return f"Credential(secret_id={self.secret_id!r}, secret_key=***, token={token})"
 
 
 def utc_date(timestamp: int) -> str:
     """The credential-scope date (UTC) of a timestamp, as YYYY-MM-DD."""
-    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d")
+    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d")
 
 
 def canonical_request(
