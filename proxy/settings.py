@@ -1,0 +1,269 @@
+"""YAML + environment -> frozen, validated settings; every problem reported as path, expected, got."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+CONFIG_ENV = "V1PROXY_CONFIG"
+
+# Secret fields: each may be given as `<name>`, `<name>_env` (an environment variable) or
+# `<name>_file` (a file whose content, stripped, is the secret) — exactly one of them.
+_SECRET_SUFFIXES = ("", "_env", "_file")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration."""
+
+    path: str
+    expected: str
+    got: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: expected {self.expected}, got {self.got}"
+
+
+class SettingsError(Exception):
+    """A configuration that cannot be used, with every problem found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def _resolve_secrets(
+    data: Any, path: str, names: tuple[str, ...], required: tuple[str, ...], problems: list[Problem]
+) -> Any:
+    """Replace `<name>_env` / `<name>_file` by `<name>` holding the secret itself."""
+    if not isinstance(data, Mapping):
+        return data
+    out = dict(data)
+    for name in names:
+        given = [name + s for s in _SECRET_SUFFIXES if name + s in out]
+        if len(given) > 1:
+            problems.append(Problem(f"{path}.{name}", "only one of " + ", ".join(given), "several"))
+            continue
+        if not given:
+            if name in required:
+                problems.append(Problem(f"{path}.{name}", f"one of {name}, {name}_env, {name}_file", "(missing)"))
+            continue
+        key = given[0]
+        source = out.pop(key)
+        out[name] = _UNRESOLVED
+        if not isinstance(source, str) or not source:
+            problems.append(Problem(f"{path}.{key}", "a non-empty string", type(source).__name__))
+        elif key.endswith("_env"):
+            if source in os.environ:
+                out[name] = os.environ[source]
+            else:
+                problems.append(Problem(f"{path}.{key}", f"environment variable {source} to be set", "unset"))
+        elif key.endswith("_file"):
+            try:
+                out[name] = Path(source).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                problems.append(Problem(f"{path}.{key}", f"a readable file {source}", str(exc.strerror)))
+        else:
+            out[name] = source
+    return out
+
+
+_UNRESOLVED = "(unresolved)"
+
+
+def _resolve_all_secrets(data: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
+    out = dict(data)
+    out["upstream"] = _resolve_secrets(
+        data.get("upstream"), "upstream", ("secret_id", "secret_key", "token"), ("secret_id", "secret_key"), problems
+    )
+    tenants = data.get("tenants")
+    if isinstance(tenants, list):
+        resolved = []
+        for i, tenant in enumerate(tenants):
+            if isinstance(tenant, Mapping) and isinstance(tenant.get("legacy_keys"), list):
+                tenant = dict(tenant)
+                tenant["legacy_keys"] = [
+                    _resolve_secrets(key, f"tenants.{i}.legacy_keys.{j}", ("secret_key",), ("secret_key",), problems)
+                    for j, key in enumerate(tenant["legacy_keys"])
+                ]
+            resolved.append(tenant)
+        out["tenants"] = resolved
+    return out
+
+
+class Listen(_Frozen):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+
+
+class Upstream(_Frozen):
+    endpoint: str = "https://iai.tencentcloudapi.com"
+    region: str = "ap-guangzhou"
+    secret_id: SecretStr
+    secret_key: SecretStr
+    token: SecretStr | None = None
+    connect_timeout: float = Field(3.0, gt=0)
+    read_timeout: float = Field(10.0, gt=0)
+    pool_size: int = Field(100, ge=1)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("an http:// or https:// URL")
+        return value.rstrip("/")
+
+
+class LegacyKeySettings(_Frozen):
+    secret_id: str = Field(min_length=1)
+    secret_key: SecretStr
+
+
+class Tenant(_Frozen):
+    appid: str = Field(min_length=1)
+    legacy_keys: tuple[LegacyKeySettings, ...] = Field(min_length=1)
+    # false: this tenant is alone on its v3 account and keeps clean, unprefixed v3 ids
+    isolated: bool = True
+
+    @field_validator("appid", mode="before")
+    @classmethod
+    def _appid(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class Auth(_Frozen):
+    # the longest validity a multi-use signature may claim (e - t); v1 allowed three months
+    max_signature_validity_s: float = Field(90 * 24 * 3600, gt=0)
+    # how long a single-use (e=0) signature is accepted after its t, and remembered against replay
+    single_use_window_s: float = Field(300, gt=0)
+
+
+class Limits(_Frozen):
+    # v1 said 1.5 MB, later 6 MB
+    max_body_bytes: int = Field(6 * 1024 * 1024, ge=1024)
+    max_fields: int = Field(64, ge=4)
+
+
+class Store(_Frozen):
+    url: str = "sqlite:///var/lib/v1proxy/meta.db"
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith("sqlite://"):
+            raise ValueError("a sqlite:///PATH or sqlite://:memory: URL (postgresql later)")
+        return value
+
+
+CalibrationSpec = Literal["identity", "far-matched"] | tuple[tuple[float, float], ...]
+
+
+class Scores(_Frozen):
+    calibration: CalibrationSpec = "far-matched"
+    # on the v1 (calibrated) scale: verify's ismatch is calibrated score >= this
+    match_threshold: float = Field(80.0, ge=0, le=100)
+
+
+class Errors(_Frozen):
+    # v3 error code -> v1 code, on top of config/v3_errors.yaml
+    overrides: dict[str, int] = Field(default_factory=dict)
+
+
+class Logging(_Frozen):
+    format: Literal["json", "console", "auto"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class Settings(_Frozen):
+    listen: Listen = Listen()
+    upstream: Upstream
+    tenants: tuple[Tenant, ...] = Field(min_length=1)
+    auth: Auth = Auth()
+    limits: Limits = Limits()
+    store: Store = Store()
+    scores: Scores = Scores()
+    errors: Errors = Errors()
+    logging: Logging = Logging()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Settings:
+        appids = [t.appid for t in self.tenants]
+        dupes = sorted({a for a in appids if appids.count(a) > 1})
+        if dupes:
+            raise ValueError(f"each tenant appid once; repeated: {', '.join(dupes)}")
+        ids = [k.secret_id for t in self.tenants for k in t.legacy_keys]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"each legacy secret_id belongs to one tenant; repeated: {', '.join(dupes)}")
+        return self
+
+
+def _problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    items = error.errors(include_url=False)
+    for item in items:
+        if item["type"] == "too_short" and isinstance(item.get("input"), list) and item["input"]:
+            continue  # pydantic's echo of a failing element, already reported by that element
+        path = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        expected = item["msg"]
+        if expected.startswith("Value error, "):
+            expected = expected[len("Value error, ") :]
+        got = "(missing)" if item["type"] == "missing" else _show(item.get("input"))
+        problems.append(Problem(path, expected, got))
+    return problems
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, Mapping):
+        # never echo secrets back: show keys only
+        return "{" + ", ".join(str(k) for k in value) + "}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def parse_settings(data: Any) -> Settings:
+    """Validate an already-loaded mapping."""
+    if not isinstance(data, Mapping):
+        raise SettingsError([Problem("(top level)", "a mapping of settings", type(data).__name__)])
+    problems: list[Problem] = []
+    resolved = _resolve_all_secrets(data, problems)
+    try:
+        settings = Settings.model_validate(resolved)
+    except ValidationError as exc:
+        problems.extend(_problems(exc))
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def load_settings(path: str | os.PathLike[str]) -> Settings:
+    """Read and validate a YAML configuration file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError([Problem(str(path), "a readable file", exc.strerror or str(exc))]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "?"
+        raise SettingsError([Problem(str(path), "valid YAML", f"a syntax error at {where}")]) from None
+    return parse_settings(data)
+
+
+def config_path(explicit: str | None) -> str:
+    """The config file to use: the flag, else $V1PROXY_CONFIG."""
+    path = explicit or os.environ.get(CONFIG_ENV)
+    if not path:
+        raise SettingsError([Problem("--config", f"a file path (or ${CONFIG_ENV})", "nothing")])
+    return path
