@@ -1,0 +1,244 @@
+"""v1 request signatures: legacy keys, the keyring, the replay guard and `verify` (codes 4-14).
+
+A v1 "multi-use signature" is ``base64( HMAC-SHA1(SecretKey, plain) || plain )`` where ``plain``
+is ``a=<appid>&b=<bucket>&k=<SecretId>&e=<expire>&t=<now>&r=<rand>[&u=<user>]&f=<fileid>``.
+``e=0`` makes it single-use. Field order is not significant, ``b``/``u``/``f`` may be missing,
+``e``/``t`` may carry a decimal fraction.
+
+Checks run in this order, so that only authentic signatures can learn about expiry or feed the
+replay guard: empty (4) -> decodable and well formed (5) -> appid/bucket match the request (6)
+-> appid configured (10) -> SecretId known (11) -> SecretId belongs to the appid (12) -> HMAC
+(14, constant time) -> expiry and validity window (9) -> single-use replay / freshness (13).
+
+A multi-use signature whose claimed lifetime (``e - t``, or ``e - now`` when ``t`` lies in the
+future) exceeds ``max_validity_s`` is refused with 9, not 5: it is well formed and authentic,
+only longer-lived than policy allows, and "expired" points the developer at the right fix
+(sign with a shorter ``howlong``) where "malformed" would send them debugging the encoding.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import math
+import re
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from proxy.v1.errors import V1Error
+
+DIGEST_SIZE = 20  # SHA-1
+CLOCK_SKEW_S = 300.0  # how far in the future a client's clock may run
+MAX_SIGNATURE_CHARS = 4096
+_NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
+_REQUIRED = ("a", "k", "e", "t", "r")
+
+
+@dataclass(frozen=True, slots=True)
+class LegacyKey:
+    """One v1 SecretId/SecretKey pair an app of ``appid`` signs with."""
+
+    appid: str
+    secret_id: str
+    secret_key: str = field(repr=False)
+
+    def __repr__(self) -> str:  # never print the key
+        return f"LegacyKey(appid={self.appid!r}, secret_id={self.secret_id!r}, secret_key=***)"
+
+
+class Keyring:
+    """The configured legacy keys by SecretId, and the appids this proxy serves. Immutable."""
+
+    __slots__ = ("_appids", "_by_secret_id")
+
+    def __init__(self, keys: Iterable[LegacyKey], appids: Iterable[str] = ()) -> None:
+        by_id: dict[str, LegacyKey] = {}
+        for key in keys:
+            if key.secret_id in by_id:
+                raise ValueError(f"legacy SecretId {key.secret_id!r} is configured twice")
+            by_id[key.secret_id] = key
+        self._by_secret_id: Mapping[str, LegacyKey] = MappingProxyType(by_id)
+        self._appids = frozenset(appids) | {key.appid for key in by_id.values()}
+
+    def key(self, secret_id: str) -> LegacyKey | None:
+        return self._by_secret_id.get(secret_id)
+
+    def knows_appid(self, appid: str) -> bool:
+        return appid in self._appids
+
+    @property
+    def appids(self) -> frozenset[str]:
+        return self._appids
+
+    def __len__(self) -> int:
+        return len(self._by_secret_id)
+
+    def __repr__(self) -> str:
+        return f"Keyring(appids={sorted(self._appids)!r}, secret_ids={sorted(self._by_secret_id)!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureClaims:
+    """What a verified signature says."""
+
+    appid: str
+    bucket: str | None
+    secret_id: str
+    expires: float  # 0 for a single-use signature
+    issued: float
+    rand: str
+    user: str | None
+    fileid: str
+
+    @property
+    def single_use(self) -> bool:
+        return self.expires == 0
+
+
+class ReplayGuard:
+    """Remembers single-use signatures (by SHA-256 digest) until their replay window closes.
+
+    Memory is bounded by ``max_entries``; when full of still-live entries it fails closed with
+    code 15 rather than forgetting one (which would let that signature be replayed). Entries are
+    only added after the HMAC checked out, so only a key holder can fill it. The check-and-add is
+    a single critical section (no await inside; a lock for threads too).
+    """
+
+    def __init__(self, *, max_entries: int = 100_000) -> None:
+        if max_entries < 1:
+            raise ValueError("max_entries must be positive")
+        self._max_entries = max_entries
+        self._until: dict[bytes, float] = {}  # digest -> forget after (insertion ordered)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._until)
+
+    def remember(self, signature: bytes, *, until: float, now: float) -> bool:
+        """Record a single-use signature; False when it was already seen (a replay)."""
+        digest = hashlib.sha256(signature).digest()
+        with self._lock:
+            seen = self._until.get(digest)
+            if seen is not None and seen >= now:
+                return False
+            if len(self._until) >= self._max_entries:
+                self._sweep(now)
+                if len(self._until) >= self._max_entries:
+                    raise V1Error(15, "too many single-use signatures in the replay window")
+            self._until[digest] = until
+            return True
+
+    def _sweep(self, now: float) -> None:
+        for digest in [d for d, until in self._until.items() if until < now]:
+            del self._until[digest]
+
+
+def _malformed(why: str) -> V1Error:
+    return V1Error(5, f"signature is malformed: {why}")
+
+
+def _decode(authorization: str) -> tuple[bytes, bytes, dict[str, str]]:
+    """Split a signature into (raw bytes, HMAC digest, fields of plain); raises code 5."""
+    if len(authorization) > MAX_SIGNATURE_CHARS:
+        raise _malformed("too long")
+    try:
+        raw = base64.b64decode(authorization.encode("ascii"), validate=True)
+    except (binascii.Error, ValueError, UnicodeEncodeError):
+        raise _malformed("not base64") from None
+    if len(raw) <= DIGEST_SIZE:
+        raise _malformed("too short")
+    digest, plain_bytes = raw[:DIGEST_SIZE], raw[DIGEST_SIZE:]
+    try:
+        plain = plain_bytes.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _malformed("plain text is not UTF-8") from None
+    fields: dict[str, str] = {}
+    for item in plain.split("&"):
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise _malformed("a field is not name=value")
+        if name in fields:
+            raise _malformed(f"field {name!r} repeated")
+        fields[name] = value
+    missing = [name for name in _REQUIRED if name not in fields]
+    if missing:
+        raise _malformed(f"missing field(s) {', '.join(missing)}")
+    return raw, digest, fields
+
+
+def _number(fields: Mapping[str, str], name: str) -> float:
+    value = fields[name]
+    if not _NUMBER.fullmatch(value):
+        raise _malformed(f"field {name!r} is not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise _malformed(f"field {name!r} is not a number")
+    return number
+
+
+def sign(key: LegacyKey, plain: str) -> str:
+    """A v1 signature of ``plain`` with ``key`` (what the legacy SDK's Auth.get_sign produces)."""
+    body = plain.encode("utf-8")
+    mac = hmac.new(key.secret_key.encode("utf-8"), body, hashlib.sha1).digest()
+    return base64.b64encode(mac + body).decode("ascii")
+
+
+def verify(
+    authorization: str | None,
+    *,
+    appid: str,
+    bucket: str | None,
+    keyring: Keyring,
+    replay: ReplayGuard,
+    now: float | None = None,
+    max_validity_s: float,
+    single_use_window_s: float = 300,
+    clock_skew_s: float = CLOCK_SKEW_S,
+) -> SignatureClaims:
+    """Check a v1 ``Authorization`` header for a request on ``appid``/``bucket``; raise V1Error 4-14."""
+    now = time.time() if now is None else now
+    text = (authorization or "").strip()
+    if not text:
+        raise V1Error(4)
+    raw, digest, fields = _decode(text)
+    expires, issued = _number(fields, "e"), _number(fields, "t")
+    claims = SignatureClaims(
+        appid=fields["a"],
+        bucket=fields.get("b") or None,
+        secret_id=fields["k"],
+        expires=expires,
+        issued=issued,
+        rand=fields["r"],
+        user=fields.get("u") or None,
+        fileid=fields.get("f", ""),
+    )
+    if claims.appid != appid:
+        raise V1Error(6, "the appid in the signature does not match the request's appid")
+    if claims.bucket is not None and bucket is not None and claims.bucket != bucket:
+        raise V1Error(6, "the bucket in the signature does not match the request's bucket")
+    if not keyring.knows_appid(appid):
+        raise V1Error(10)
+    key = keyring.key(claims.secret_id)
+    if key is None:
+        raise V1Error(11)
+    if key.appid != appid:
+        raise V1Error(12)
+    expected = hmac.new(key.secret_key.encode("utf-8"), raw[DIGEST_SIZE:], hashlib.sha1).digest()
+    if not hmac.compare_digest(expected, digest):
+        raise V1Error(14)
+    if claims.single_use:
+        if abs(now - issued) > single_use_window_s:
+            raise V1Error(13, "single-use signature is outside its replay window")
+        if not replay.remember(raw, until=issued + single_use_window_s, now=now):
+            raise V1Error(13)
+        return claims
+    if expires < now:
+        raise V1Error(9)
+    if expires - issued > max_validity_s or expires - now > max_validity_s + clock_skew_s:
+        raise V1Error(9, "signature validity exceeds the allowed maximum")
+    return claims

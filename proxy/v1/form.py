@@ -1,0 +1,325 @@
+"""Reading a v1 request body (JSON or multipart) into one `V1Form`, bounded and never a 500.
+
+Decisions:
+- Which fields are binary is decided by the field *name* (``image``, ``imageA``, ``imageB``,
+  ``images[n]``), never by the part's filename: the legacy SDK sends every field as a file part.
+- Arrays: ``name[n]`` parts in multipart (indices exactly 0..n-1, any order), JSON arrays in JSON.
+  A bare ``name[]`` or a name sent both bare and indexed is refused.
+- JSON is read for ``application/json`` (and ``text/json``); for a missing, ``text/plain``,
+  ``application/octet-stream`` or ``application/x-www-form-urlencoded`` type the body is read as
+  JSON when it starts with ``{`` (``curl -d '{...}'`` sends urlencoded) and refused otherwise.
+- JSON numbers become their decimal text (``123456`` -> ``"123456"``); ``null`` means absent;
+  booleans and objects are refused. A string under an image name is taken as base64 (the
+  SDK's other v1 image APIs send images that way in JSON).
+- Every refusal is code 21 with a message naming the field, except a body over the limit: 23,
+  decided from Content-Length before reading when declared, else while counting the stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from proxy.v1.errors import V1Error
+
+BLOB_NAMES = frozenset({"image", "imageA", "imageB"})
+BLOB_ARRAY_NAMES = frozenset({"images"})
+MAX_TEXT_FIELD_BYTES = 64 * 1024
+MAX_ARRAY_INDEX = 999
+CHUNK_SIZE = 64 * 1024
+JSON_TYPES = frozenset({"application/json", "text/json"})
+SNIFFED_TYPES = frozenset(
+    {"", "text/plain", "application/octet-stream", "application/x-www-form-urlencoded"}
+)
+_INDEXED = re.compile(r"(?P<base>[^\[\]]+)\[(?P<index>\d{1,4})\]")
+
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class V1Form:
+    """One parsed v1 body: text fields, text arrays, binary fields and binary arrays by name."""
+
+    scalars: Mapping[str, str] = field(default=_EMPTY)
+    arrays: Mapping[str, tuple[str, ...]] = field(default=_EMPTY)
+    blobs: Mapping[str, bytes] = field(default=_EMPTY)
+    blob_arrays: Mapping[str, tuple[bytes, ...]] = field(default=_EMPTY)
+
+    def __repr__(self) -> str:  # never print image bytes
+        blobs = {name: len(data) for name, data in self.blobs.items()}
+        blob_arrays = {name: [len(d) for d in items] for name, items in self.blob_arrays.items()}
+        return (
+            f"V1Form(scalars={dict(self.scalars)!r}, arrays={dict(self.arrays)!r}, "
+            f"blobs(bytes)={blobs!r}, blob_arrays(bytes)={blob_arrays!r})"
+        )
+
+
+def _invalid(message: str) -> V1Error:
+    return V1Error(21, f"invalid parameter: {message}")
+
+
+def _too_large(limit: int) -> V1Error:
+    return V1Error(23, f"request body too large (limit {limit} bytes)")
+
+
+class _Builder:
+    """Collects fields, refusing duplicates and too many of them."""
+
+    def __init__(self, max_fields: int) -> None:
+        self.max_fields = max_fields
+        self.count = 0
+        self.scalars: dict[str, str] = {}
+        self.blobs: dict[str, bytes] = {}
+        self.indexed: dict[str, dict[int, str | bytes]] = {}
+        self.arrays: dict[str, tuple[str, ...]] = {}
+        self.blob_arrays: dict[str, tuple[bytes, ...]] = {}
+
+    def _claim(self, name: str) -> None:
+        self.count += 1
+        if self.count > self.max_fields:
+            raise _invalid(f"too many fields (limit {self.max_fields})")
+        if name in self.scalars or name in self.blobs or name in self.arrays or name in self.blob_arrays:
+            raise _invalid(f"field {name!r} sent twice")
+
+    def scalar(self, name: str, value: str) -> None:
+        self._claim(name)
+        if name in self.indexed:
+            raise _invalid(f"field {name!r} sent both plain and as {name}[n]")
+        self.scalars[name] = value
+
+    def blob(self, name: str, value: bytes) -> None:
+        self._claim(name)
+        if name in self.indexed:
+            raise _invalid(f"field {name!r} sent both plain and as {name}[n]")
+        self.blobs[name] = value
+
+    def element(self, base: str, index: int, value: str | bytes) -> None:
+        self._claim(f"{base}[{index}]")
+        if base in self.scalars or base in self.blobs:
+            raise _invalid(f"field {base!r} sent both plain and as {base}[n]")
+        slots = self.indexed.setdefault(base, {})
+        if index in slots:
+            raise _invalid(f"field {base}[{index}] sent twice")
+        slots[index] = value
+
+    def text_array(self, name: str, values: tuple[str, ...]) -> None:
+        self._claim(name)
+        self.count += max(len(values) - 1, 0)
+        if self.count > self.max_fields:
+            raise _invalid(f"too many fields (limit {self.max_fields})")
+        self.arrays[name] = values
+
+    def blob_array(self, name: str, values: tuple[bytes, ...]) -> None:
+        self._claim(name)
+        self.count += max(len(values) - 1, 0)
+        if self.count > self.max_fields:
+            raise _invalid(f"too many fields (limit {self.max_fields})")
+        self.blob_arrays[name] = values
+
+    def build(self) -> V1Form:
+        for base, slots in self.indexed.items():
+            if sorted(slots) != list(range(len(slots))):
+                raise _invalid(f"{base}[n] indices must be 0..{len(slots) - 1} without gaps")
+            ordered = [slots[i] for i in range(len(slots))]
+            if base in BLOB_ARRAY_NAMES:
+                self.blob_arrays[base] = tuple(v for v in ordered if isinstance(v, bytes))
+            else:
+                self.arrays[base] = tuple(v for v in ordered if isinstance(v, str))
+        return V1Form(
+            scalars=MappingProxyType(self.scalars),
+            arrays=MappingProxyType(self.arrays),
+            blobs=MappingProxyType(self.blobs),
+            blob_arrays=MappingProxyType(self.blob_arrays),
+        )
+
+
+def _declared_length(request: web.Request, max_body_bytes: int) -> None:
+    raw = request.headers.get("Content-Length")
+    if raw is None:
+        return
+    try:
+        length = int(raw)
+    except ValueError:
+        raise _invalid("Content-Length is not a number") from None
+    if length > max_body_bytes:
+        raise _too_large(max_body_bytes)
+
+
+def _check_received(request: web.Request, max_body_bytes: int) -> None:
+    # total_bytes counts every body byte received so far (it can only run ahead of what we read).
+    if request.content.total_bytes > max_body_bytes:
+        raise _too_large(max_body_bytes)
+
+
+async def read_form(request: web.Request, *, max_body_bytes: int, max_fields: int = 64) -> V1Form:
+    """Parse the body of a v1 request; V1Error 21 for bad input, 23 when over ``max_body_bytes``."""
+    _declared_length(request, max_body_bytes)
+    content_type = request.headers.get("Content-Type", "")
+    mime = content_type.split(";", 1)[0].strip().lower()
+    try:
+        if mime == "multipart/form-data":
+            return await _read_multipart(request, max_body_bytes, max_fields)
+        if mime in JSON_TYPES or mime in SNIFFED_TYPES:
+            body = await _read_all(request, max_body_bytes)
+            if not body.strip():
+                raise _invalid("empty body")
+            if mime not in JSON_TYPES and not body.lstrip().startswith(b"{"):
+                raise _invalid(f"unsupported content type {mime or '(none)'!r}; use JSON or multipart")
+            return _parse_json(body, max_fields)
+    except (ValueError, RuntimeError, TypeError, LookupError, AssertionError, HttpProcessingError) as exc:
+        # aiohttp's multipart reader signals malformed/truncated input with these.
+        raise _invalid(f"malformed body ({type(exc).__name__})") from None
+    raise _invalid(f"unsupported content type {mime!r}; use application/json or multipart/form-data")
+
+
+async def _read_all(request: web.Request, max_body_bytes: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(CHUNK_SIZE):
+        size += len(chunk)
+        if size > max_body_bytes:
+            raise _too_large(max_body_bytes)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _read_multipart(request: web.Request, max_body_bytes: int, max_fields: int) -> V1Form:
+    boundary = request.headers.get("Content-Type", "")
+    if "boundary=" not in boundary:
+        raise _invalid("multipart body without boundary")
+    reader = await request.multipart()
+    builder = _Builder(max_fields)
+    saw_part = False
+    while True:
+        part = await reader.next()
+        if part is None:
+            break
+        saw_part = True
+        if isinstance(part, MultipartReader):
+            raise _invalid("nested multipart is not supported")
+        await _read_part(part, builder, request, max_body_bytes)
+    if not saw_part:
+        raise _invalid("empty body")
+    return builder.build()
+
+
+async def _read_part(part: BodyPartReader, builder: _Builder, request: web.Request, limit: int) -> None:
+    name = part.name
+    if not name:
+        raise _invalid("a multipart part has no name")
+    match = _INDEXED.fullmatch(name)
+    base, index = (match["base"], int(match["index"])) if match else (name, None)
+    if "[" in name and match is None:
+        raise _invalid(f"field name {name!r}: arrays are sent as name[0], name[1], ...")
+    if index is not None and index > MAX_ARRAY_INDEX:
+        raise _invalid(f"field {name!r}: index too large")
+    binary = base in BLOB_ARRAY_NAMES if index is not None else base in BLOB_NAMES
+    if base in BLOB_ARRAY_NAMES and index is None:
+        raise _invalid(f"field {base!r} must be sent as {base}[0], {base}[1], ...")
+    field_limit = limit if binary else MAX_TEXT_FIELD_BYTES
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await part.read_chunk(CHUNK_SIZE):
+        size += len(chunk)
+        _check_received(request, limit)
+        if size > field_limit:
+            if binary:
+                raise _too_large(limit)
+            raise _invalid(f"field {name!r} is too long (limit {MAX_TEXT_FIELD_BYTES} bytes)")
+        chunks.append(chunk)
+    data = b"".join(chunks)
+    del chunks
+    value: str | bytes
+    if binary:
+        value = data
+    else:
+        try:
+            value = data.decode("utf-8")
+        except UnicodeDecodeError:
+            raise _invalid(f"field {name!r} is not UTF-8 text") from None
+    if index is not None:
+        builder.element(base, index, value)
+    elif isinstance(value, bytes):
+        builder.blob(name, value)
+    else:
+        builder.scalar(name, value)
+
+
+def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _invalid(f"field {key!r} sent twice")
+        result[key] = value
+    return result
+
+
+def _text(name: str, value: Any, *, limit: int | None = MAX_TEXT_FIELD_BYTES) -> str | None:
+    """A JSON scalar as v1 text: strings as is, numbers as decimal text, null as absent."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise _invalid(f"field {name!r} must be a string, not a boolean")
+    if isinstance(value, str):
+        if limit is not None and len(value) > limit // 4 and len(value.encode("utf-8")) > limit:
+            raise _invalid(f"field {name!r} is too long (limit {MAX_TEXT_FIELD_BYTES} bytes)")
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise _invalid(f"field {name!r} is not a finite number")
+        return str(int(value)) if value.is_integer() else repr(value)
+    raise _invalid(f"field {name!r} must be a string, not {type(value).__name__}")
+
+
+def _base64(name: str, text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid(f"field {name!r} in JSON must be base64 image data") from None
+
+
+def _parse_json(body: bytes, max_fields: int) -> V1Form:
+    try:
+        doc = json.loads(body.decode("utf-8"), object_pairs_hook=_refuse_duplicate_keys)
+    except UnicodeDecodeError:
+        raise _invalid("JSON body is not UTF-8") from None
+    except RecursionError:
+        raise _invalid("JSON body nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise _invalid(f"JSON body does not parse ({exc.msg} at {exc.pos})") from None
+    if not isinstance(doc, dict):
+        raise _invalid(f"JSON body must be an object, not {type(doc).__name__}")
+    builder = _Builder(max_fields)
+    for name, value in doc.items():
+        limit = None if name in BLOB_NAMES or name in BLOB_ARRAY_NAMES else MAX_TEXT_FIELD_BYTES
+        if isinstance(value, list):
+            items = [_text(f"{name}[{i}]", item, limit=limit) for i, item in enumerate(value)]
+            if any(item is None for item in items):
+                raise _invalid(f"field {name!r} contains null")
+            texts = tuple(item for item in items if item is not None)
+            if name in BLOB_ARRAY_NAMES:
+                builder.blob_array(name, tuple(_base64(name, t) for t in texts))
+            else:
+                builder.text_array(name, texts)
+            continue
+        text = _text(name, value, limit=limit)
+        if text is None:
+            continue
+        if name in BLOB_NAMES:
+            builder.blob(name, _base64(name, text))
+        elif name in BLOB_ARRAY_NAMES:
+            builder.blob_array(name, (_base64(name, text),))
+        else:
+            builder.scalar(name, text)
+    return builder.build()

@@ -1,0 +1,79 @@
+"""v1 JSON responses: a result as ``{"code": 0, "message": "OK", "data": {...}}``, an error likewise.
+
+Each value is written with the JSON type its result field declares (the seeds' types): floats stay
+floats (``similarity`` 100 -> ``100.0``), ints are ints, bools are bools, tuples become lists.
+``data.session_id`` is present in every answer, also for ops whose seed samples omit it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import typing
+from typing import Any
+
+from aiohttp import web
+
+from proxy.v1.errors import V1Error
+from proxy.v1.results import V1Result
+
+JSON_CONTENT_TYPE = "application/json"
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _wire(value: Any, hint: Any) -> Any:
+    """``value`` as the JSON value of a field typed ``hint``."""
+    if hint is bool:
+        return bool(value)
+    if hint is float:
+        return float(value)
+    if hint is int:
+        return round(value) if isinstance(value, float) else int(value)
+    if hint is str:
+        return str(value)
+    if typing.get_origin(hint) is tuple:
+        (item_hint, _ellipsis) = typing.get_args(hint)
+        return [_wire(item, item_hint) for item in value]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _fields(value)
+    raise TypeError(f"no v1 wire form for {hint!r}")
+
+
+def _fields(obj: Any) -> dict[str, Any]:
+    hints = _hints(type(obj))
+    return {f.name: _wire(getattr(obj, f.name), hints[f.name]) for f in dataclasses.fields(obj)}
+
+
+def result_body(result: V1Result) -> dict[str, Any]:
+    """The JSON document of a successful v1 answer."""
+    return {"code": 0, "message": "OK", "data": _fields(result)}
+
+
+def error_body(error: V1Error, session_id: str = "") -> dict[str, Any]:
+    """The JSON document of a v1 error answer."""
+    data: dict[str, Any] = {"session_id": error.session_id or session_id}
+    if error.fail_flag is not None:
+        data["fail_flag"] = int(error.fail_flag)
+    return {"code": int(error.code), "message": error.message, "data": data}
+
+
+def _response(body: dict[str, Any], status: int) -> web.Response:
+    text = json.dumps(body, ensure_ascii=True, allow_nan=False)
+    return web.Response(text=text, status=status, content_type=JSON_CONTENT_TYPE, charset="utf-8")
+
+
+def render_result(result: V1Result) -> web.Response:
+    return _response(result_body(result), 200)
+
+
+def render_error(error: V1Error, session_id: str = "") -> web.Response:
+    return _response(error_body(error, session_id), error.http_status)
