@@ -1,0 +1,58 @@
+"""One running emulator's parts: config, account state, fault injector, credentials, HTTP session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from proxy.emulator.facemodel import FaceModel
+from proxy.emulator.faults import FaultConfig, FaultInjector
+from proxy.emulator.models import EmulatorState
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """How to run an emulator. `credentials` are (SecretId, SecretKey) pairs."""
+
+    credentials: tuple[tuple[str, str], ...] = (("AKIDemulator", "emulator-secret-key"),)
+    faults: FaultConfig = field(default_factory=FaultConfig)
+    state_file: Path | None = None
+    save_interval_s: float = 0.0  # > 0: also save --state that often, not only at shutdown
+    seed: int | None = None  # FaceIds
+    clock_skew_s: int = 300
+
+    def __post_init__(self) -> None:
+        if not self.credentials:
+            raise ValueError("at least one (secret_id, secret_key) pair is required")
+
+    def __repr__(self) -> str:  # never print keys
+        ids = ", ".join(secret_id for secret_id, _ in self.credentials)
+        return f"EmulatorConfig(secret_ids=[{ids}], faults={self.faults!r}, state_file={self.state_file!r})"
+
+
+class Emulator:
+    """Everything one app instance serves from; reached through the app's `EMULATOR` key."""
+
+    def __init__(self, config: EmulatorConfig, model: FaceModel | None = None) -> None:
+        self.config = config
+        self.model = model or FaceModel()
+        self.state = EmulatorState(self.model, seed=config.seed)
+        self.faults = FaultInjector(config.faults)
+        self.credentials: dict[str, str] = dict(config.credentials)
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
+
+    def reset(self) -> None:
+        """Forget every group, person and face, and all injected faults."""
+        self.state = EmulatorState(self.model, seed=self.config.seed)
+        self.faults.configure(FaultConfig())
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
