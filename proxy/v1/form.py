@@ -42,17 +42,19 @@ SNIFFED_TYPES = frozenset(
 )
 _INDEXED = re.compile(r"(?P<base>[^\[\]]+)\[(?P<index>\d{1,4})\]")
 
-_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
 class V1Form:
     """One parsed v1 body: text fields, text arrays, binary fields and binary arrays by name."""
 
-    scalars: Mapping[str, str] = field(default=_EMPTY)
-    arrays: Mapping[str, tuple[str, ...]] = field(default=_EMPTY)
-    blobs: Mapping[str, bytes] = field(default=_EMPTY)
-    blob_arrays: Mapping[str, tuple[bytes, ...]] = field(default=_EMPTY)
+    scalars: Mapping[str, str] = field(default_factory=_empty)
+    arrays: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
+    blobs: Mapping[str, bytes] = field(default_factory=_empty)
+    blob_arrays: Mapping[str, tuple[bytes, ...]] = field(default_factory=_empty)
 
     def __repr__(self) -> str:  # never print image bytes
         blobs = {name: len(data) for name, data in self.blobs.items()}
