@@ -97,17 +97,18 @@ def calibration_from_config(
     """A Calibration from ``"identity"``, ``"far-matched"`` or ``[v3, v1]`` points; ValueError if invalid."""
     if isinstance(spec, str):
         try:
-            return Calibration(PRESETS[spec], float(match_threshold))
+            points = PRESETS[spec]
         except KeyError:
             raise ValueError(
                 f"calibration: unknown preset {spec!r} (expected 'identity', 'far-matched' "
                 "or a list of [v3, v1] points)"
             ) from None
+        return Calibration(points, _number(match_threshold, "match_threshold"))
     if not isinstance(spec, Sequence):
         raise ValueError(f"calibration: expected a preset name or a list of [v3, v1] points, got {spec!r}")
-    points: list[Point] = []
+    pairs: list[Point] = []
     for i, pair in enumerate(spec):
         if isinstance(pair, str | bytes) or not isinstance(pair, Sequence) or len(pair) != 2:
             raise ValueError(f"calibration: point {i} must be a pair [v3, v1], got {pair!r}")
-        points.append((_number(pair[0], f"point {i} v3 score"), _number(pair[1], f"point {i} v1 score")))
-    return Calibration(tuple(points), _number(match_threshold, "match_threshold"))
+        pairs.append((_number(pair[0], f"point {i} v3 score"), _number(pair[1], f"point {i} v1 score")))
+    return Calibration(tuple(pairs), _number(match_threshold, "match_threshold"))
