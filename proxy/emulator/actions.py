@@ -185,7 +185,8 @@ async def create_person(ctx: ActionContext, p: Params) -> dict[str, Any]:
     person_id, name = p.req_str("PersonId"), p.req_str("PersonName")
     group = state.check_new_person(p.req_str("GroupId"), person_id, name, p.opt_int("Gender", 0))
     descriptions = state.person_ex_descriptions(
-        group, p.opt_indexed_texts("PersonExDescriptionInfos", "PersonExDescriptionIndex", "PersonExDescription")
+        group,
+        p.opt_indexed_texts("PersonExDescriptionInfos", "PersonExDescriptionIndex", "PersonExDescription"),
     )
     unique = p.opt_int("UniquePersonControl", 0)
     if unique not in (0, *UNIQUE_PERSON_THRESHOLDS):
@@ -197,12 +198,22 @@ async def create_person(ctx: ActionContext, p: Params) -> dict[str, Any]:
     if unique:
         similar = state.similar_person(group, face, UNIQUE_PERSON_THRESHOLDS[unique])
         if similar is not None:
-            return {"FaceId": "", "FaceRect": face_rect(face.box), "SimilarPersonId": similar,
-                    "FaceModelVersion": group.face_model_version}
+            return {
+                "FaceId": "",
+                "FaceRect": face_rect(face.box),
+                "SimilarPersonId": similar,
+                "FaceModelVersion": group.face_model_version,
+            }
     state.group(group.group_id)  # the group may have gone while the image downloaded
-    _, record = state.add_person(group, person_id, name, p.opt_int("Gender", 0), descriptions, face, photo.image)
-    return {"FaceId": record.face_id, "FaceRect": face_rect(face.box), "SimilarPersonId": "",
-            "FaceModelVersion": group.face_model_version}
+    _, record = state.add_person(
+        group, person_id, name, p.opt_int("Gender", 0), descriptions, face, photo.image
+    )
+    return {
+        "FaceId": record.face_id,
+        "FaceRect": face_rect(face.box),
+        "SimilarPersonId": "",
+        "FaceModelVersion": group.face_model_version,
+    }
 
 
 async def delete_person(ctx: ActionContext, p: Params) -> dict[str, Any]:
@@ -232,7 +243,9 @@ async def modify_person_base_info(ctx: ActionContext, p: Params) -> dict[str, An
 
 
 async def get_person_group_info(ctx: ActionContext, p: Params) -> dict[str, Any]:
-    page, total = ctx.state.person_groups_page(p.req_str("PersonId"), p.opt_int("Offset", 0), p.opt_int("Limit", 10))
+    page, total = ctx.state.person_groups_page(
+        p.req_str("PersonId"), p.opt_int("Offset", 0), p.opt_int("Limit", 10)
+    )
     return {
         "PersonGroupInfos": [{"GroupId": g, "PersonExDescriptions": list(d)} for g, d in page],
         "GroupNum": total,
@@ -335,13 +348,33 @@ async def delete_face(ctx: ActionContext, p: Params) -> dict[str, Any]:
 def _attributes(face: Face, wanted: bool) -> dict[str, Any]:
     a = face.attributes
     if not wanted:  # "此参数仍返回，但不具备参考意义"
-        return {"Gender": 0, "Age": 0, "Expression": 0, "Glass": False, "Pitch": 0, "Yaw": 0, "Roll": 0,
-                "Beauty": 0, "Hat": False, "Mask": False, "Hair": {"Length": 0, "Bang": 0, "Color": 0},
-                "EyeOpen": False}
+        return {
+            "Gender": 0,
+            "Age": 0,
+            "Expression": 0,
+            "Glass": False,
+            "Pitch": 0,
+            "Yaw": 0,
+            "Roll": 0,
+            "Beauty": 0,
+            "Hat": False,
+            "Mask": False,
+            "Hair": {"Length": 0, "Bang": 0, "Color": 0},
+            "EyeOpen": False,
+        }
     return {
-        "Gender": a.gender, "Age": a.age, "Expression": a.expression, "Glass": a.glass,
-        "Pitch": a.pitch, "Yaw": a.yaw, "Roll": a.roll, "Beauty": a.beauty, "Hat": a.hat, "Mask": a.mask,
-        "Hair": shapes.hair(face), "EyeOpen": a.eye_open,
+        "Gender": a.gender,
+        "Age": a.age,
+        "Expression": a.expression,
+        "Glass": a.glass,
+        "Pitch": a.pitch,
+        "Yaw": a.yaw,
+        "Roll": a.roll,
+        "Beauty": a.beauty,
+        "Hat": a.hat,
+        "Mask": a.mask,
+        "Hair": shapes.hair(face),
+        "EyeOpen": a.eye_open,
     }
 
 
@@ -350,7 +383,9 @@ def _quality(face: Face, wanted: bool) -> dict[str, Any] | None:
         return None
     q = face.quality
     return {
-        "Score": q.score, "Sharpness": q.sharpness, "Brightness": q.brightness,
+        "Score": q.score,
+        "Sharpness": q.sharpness,
+        "Brightness": q.brightness,
         "Completeness": shapes.completeness(face),
     }
 
@@ -367,8 +402,11 @@ async def detect_face(ctx: ActionContext, p: Params) -> dict[str, Any]:
         "ImageWidth": photo.analysis.width,
         "ImageHeight": photo.analysis.height,
         "FaceInfos": [
-            {**face_rect(f.box), "FaceAttributesInfo": _attributes(f, need_attributes and i < 5),
-             "FaceQualityInfo": _quality(f, need_quality)}
+            {
+                **face_rect(f.box),
+                "FaceAttributesInfo": _attributes(f, need_attributes and i < 5),
+                "FaceQualityInfo": _quality(f, need_quality),
+            }
             for i, f in enumerate(faces)
         ],
         "FaceModelVersion": p.opt_str("FaceModelVersion", DEFAULT_MODEL_VERSION),
@@ -393,8 +431,10 @@ async def compare_face(ctx: ActionContext, p: Params) -> dict[str, Any]:
     b = (await _photo(ctx, p, "ImageB", "UrlB")).analysis.faces[0]
     _require_quality(a, level)
     _require_quality(b, level)
-    return {"Score": round(ctx.state.model.score(a, b), 2),
-            "FaceModelVersion": p.opt_str("FaceModelVersion", DEFAULT_MODEL_VERSION)}
+    return {
+        "Score": round(ctx.state.model.score(a, b), 2),
+        "FaceModelVersion": p.opt_str("FaceModelVersion", DEFAULT_MODEL_VERSION),
+    }
 
 
 def _person_version(state: EmulatorState, person: PersonRecord) -> str:
@@ -411,8 +451,11 @@ async def _verify(ctx: ActionContext, p: Params) -> dict[str, Any]:
     _require_quality(face, level)
     person = state.person(person.person_id)
     score = round(max(state.model.score(face, f.face) for f in person.faces), 2)
-    return {"Score": score, "IsMatch": score >= VERIFY_MATCH_SCORE,
-            "FaceModelVersion": _person_version(state, person)}
+    return {
+        "Score": score,
+        "IsMatch": score >= VERIFY_MATCH_SCORE,
+        "FaceModelVersion": _person_version(state, person),
+    }
 
 
 async def _search(ctx: ActionContext, p: Params, *, by_face: bool) -> dict[str, Any]:
@@ -441,11 +484,13 @@ async def _search(ctx: ActionContext, p: Params, *, by_face: bool) -> dict[str, 
             results.append({"Candidates": [], "FaceRect": face_rect(face.box), "RetCode": -1601})
             continue
         matches = [m for m in state.best_matches(face, persons) if m.score >= threshold][:max_persons]
-        results.append({
-            "Candidates": [_candidate(m, with_face=by_face, with_info=need_info) for m in matches],
-            "FaceRect": face_rect(face.box),
-            "RetCode": 0,
-        })
+        results.append(
+            {
+                "Candidates": [_candidate(m, with_face=by_face, with_info=need_info) for m in matches],
+                "FaceRect": face_rect(face.box),
+                "RetCode": 0,
+            }
+        )
     version = groups[0].face_model_version
     if by_face:
         return {"Results": results, "FaceNum": face_total, "FaceModelVersion": version}
@@ -464,39 +509,89 @@ def _names(*names: str) -> frozenset[str]:
     return frozenset(names)
 
 
-_SEARCH = _names("GroupIds", "Image", "Url", "MaxFaceNum", "MinFaceSize", "MaxPersonNum", "NeedPersonInfo",
-                 "QualityControl", "FaceMatchThreshold", "NeedRotateDetection")
+_SEARCH = _names(
+    "GroupIds",
+    "Image",
+    "Url",
+    "MaxFaceNum",
+    "MinFaceSize",
+    "MaxPersonNum",
+    "NeedPersonInfo",
+    "QualityControl",
+    "FaceMatchThreshold",
+    "NeedRotateDetection",
+)
 _VERIFY = _names("PersonId", "Image", "Url", "QualityControl", "NeedRotateDetection")
 
 ACTIONS: dict[str, Action] = {
-    "CreateGroup": Action(create_group, _names("GroupName", "GroupId", "GroupExDescriptions", "Tag",
-                                               "FaceModelVersion")),
+    "CreateGroup": Action(
+        create_group, _names("GroupName", "GroupId", "GroupExDescriptions", "Tag", "FaceModelVersion")
+    ),
     "DeleteGroup": Action(delete_group, _names("GroupId")),
     "GetGroupList": Action(get_group_list, _names("Offset", "Limit")),
     "GetGroupInfo": Action(get_group_info, _names("GroupId")),
     "ModifyGroup": Action(modify_group, _names("GroupId", "GroupName", "GroupExDescriptionInfos", "Tag")),
-    "CreatePerson": Action(create_person, _names(
-        "GroupId", "PersonName", "PersonId", "Gender", "PersonExDescriptionInfos", "Image", "Url",
-        "UniquePersonControl", "QualityControl", "NeedRotateDetection")),
+    "CreatePerson": Action(
+        create_person,
+        _names(
+            "GroupId",
+            "PersonName",
+            "PersonId",
+            "Gender",
+            "PersonExDescriptionInfos",
+            "Image",
+            "Url",
+            "UniquePersonControl",
+            "QualityControl",
+            "NeedRotateDetection",
+        ),
+    ),
     "DeletePerson": Action(delete_person, _names("PersonId")),
     "DeletePersonFromGroup": Action(delete_person_from_group, _names("PersonId", "GroupId")),
     "CopyPerson": Action(copy_person, _names("PersonId", "GroupIds")),
     "GetPersonBaseInfo": Action(get_person_base_info, _names("PersonId")),
     "ModifyPersonBaseInfo": Action(modify_person_base_info, _names("PersonId", "PersonName", "Gender")),
     "GetPersonGroupInfo": Action(get_person_group_info, _names("PersonId", "Offset", "Limit")),
-    "ModifyPersonGroupInfo": Action(modify_person_group_info, _names("GroupId", "PersonId",
-                                                                     "PersonExDescriptionInfos")),
+    "ModifyPersonGroupInfo": Action(
+        modify_person_group_info, _names("GroupId", "PersonId", "PersonExDescriptionInfos")
+    ),
     "GetPersonList": Action(get_person_list, _names("GroupId", "Offset", "Limit")),
     "GetPersonListNum": Action(get_person_list_num, _names("GroupId")),
-    "CreateFace": Action(create_face, _names("PersonId", "Images", "Urls", "FaceMatchThreshold",
-                                             "QualityControl", "NeedRotateDetection"), waits_itself=True),
+    "CreateFace": Action(
+        create_face,
+        _names("PersonId", "Images", "Urls", "FaceMatchThreshold", "QualityControl", "NeedRotateDetection"),
+        waits_itself=True,
+    ),
     "DeleteFace": Action(delete_face, _names("PersonId", "FaceIds")),
-    "DetectFace": Action(detect_face, _names("MaxFaceNum", "MinFaceSize", "Image", "Url", "NeedFaceAttributes",
-                                             "NeedQualityDetection", "FaceModelVersion", "NeedRotateDetection")),
-    "AnalyzeFace": Action(analyze_face, _names("Mode", "Image", "Url", "FaceModelVersion",
-                                               "NeedRotateDetection")),
-    "CompareFace": Action(compare_face, _names("ImageA", "ImageB", "UrlA", "UrlB", "FaceModelVersion",
-                                               "QualityControl", "NeedRotateDetection", "FaceMatchingStrategy")),
+    "DetectFace": Action(
+        detect_face,
+        _names(
+            "MaxFaceNum",
+            "MinFaceSize",
+            "Image",
+            "Url",
+            "NeedFaceAttributes",
+            "NeedQualityDetection",
+            "FaceModelVersion",
+            "NeedRotateDetection",
+        ),
+    ),
+    "AnalyzeFace": Action(
+        analyze_face, _names("Mode", "Image", "Url", "FaceModelVersion", "NeedRotateDetection")
+    ),
+    "CompareFace": Action(
+        compare_face,
+        _names(
+            "ImageA",
+            "ImageB",
+            "UrlA",
+            "UrlB",
+            "FaceModelVersion",
+            "QualityControl",
+            "NeedRotateDetection",
+            "FaceMatchingStrategy",
+        ),
+    ),
     "VerifyFace": Action(_verify, _VERIFY),
     "VerifyPerson": Action(_verify, _VERIFY),
     "SearchFaces": Action(search_faces, _SEARCH),

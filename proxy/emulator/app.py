@@ -13,11 +13,17 @@ from aiohttp import web
 
 from proxy.emulator import persistence
 from proxy.emulator.facemodel import FaceModel
-from proxy.emulator.runtime import Emulator, EmulatorConfig
 from proxy.emulator.routes import EMULATOR, add_routes
+from proxy.emulator.runtime import Emulator, EmulatorConfig
 
-__all__ = ["EMULATOR", "EmulatorConfig", "RunningEmulator", "ThreadedEmulator", "create_emulator_app",
-           "start_emulator"]
+__all__ = [
+    "EMULATOR",
+    "EmulatorConfig",
+    "RunningEmulator",
+    "ThreadedEmulator",
+    "create_emulator_app",
+    "start_emulator",
+]
 log = logging.getLogger(__name__)
 
 
@@ -104,8 +110,14 @@ class ThreadedEmulator:
     with ThreadedEmulator(config) as emu: ... emu.endpoint ... emu.emulator.state ...
     """
 
-    def __init__(self, config: EmulatorConfig, host: str = "127.0.0.1", port: int = 0,
-                 *, model: FaceModel | None = None) -> None:
+    def __init__(
+        self,
+        config: EmulatorConfig,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        model: FaceModel | None = None,
+    ) -> None:
         self._config, self._host, self._port, self._model = config, host, port, model
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="v3-emulator", daemon=True)

@@ -17,9 +17,15 @@ HELP = "Run a local emulator of Tencent Cloud IAI v3 (2020-03-03) for tests, dem
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
-    parser.add_argument("--secret-id", action="append", default=[], help="repeatable; pairs with --secret-key")
-    parser.add_argument("--secret-key", action="append", default=[], help="repeatable; pairs with --secret-id")
-    parser.add_argument("--state", type=Path, default=None, help="keep state in this JSON file across restarts")
+    parser.add_argument(
+        "--secret-id", action="append", default=[], help="repeatable; pairs with --secret-key"
+    )
+    parser.add_argument(
+        "--secret-key", action="append", default=[], help="repeatable; pairs with --secret-id"
+    )
+    parser.add_argument(
+        "--state", type=Path, default=None, help="keep state in this JSON file across restarts"
+    )
     parser.add_argument("--save-interval", type=float, default=0.0, help="also save --state every N seconds")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency, up to N ms")
@@ -36,14 +42,22 @@ def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
     if len(ids) != len(keys):
         raise ValueError("give --secret-id and --secret-key in pairs")
     faults = FaultConfig(
-        latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, qps_limit=args.qps_limit,
-        internal_error_rate=args.error_rate, timeout_rate=args.timeout_rate, drop_rate=args.drop_rate,
-        malformed_rate=args.malformed_rate, seed=args.seed,
+        latency_ms=args.latency_ms,
+        jitter_ms=args.jitter_ms,
+        qps_limit=args.qps_limit,
+        internal_error_rate=args.error_rate,
+        timeout_rate=args.timeout_rate,
+        drop_rate=args.drop_rate,
+        malformed_rate=args.malformed_rate,
+        seed=args.seed,
     )
     base = EmulatorConfig()
     return EmulatorConfig(
-        credentials=tuple(zip(ids, keys, strict=True)) or base.credentials, faults=faults,
-        state_file=args.state, save_interval_s=args.save_interval, seed=args.seed,
+        credentials=tuple(zip(ids, keys, strict=True)) or base.credentials,
+        faults=faults,
+        state_file=args.state,
+        save_interval_s=args.save_interval,
+        seed=args.seed,
     )
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from yarl import URL
 
@@ -14,7 +12,10 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024 * 3 // 4  # 5 MB once base64-encoded, as for `
 
 
 async def fetch_image(
-    session: aiohttp.ClientSession, url: str, *, timeout_s: float = DOWNLOAD_TIMEOUT_S,
+    session: aiohttp.ClientSession,
+    url: str,
+    *,
+    timeout_s: float = DOWNLOAD_TIMEOUT_S,
     max_bytes: int = MAX_IMAGE_BYTES,
 ) -> bytes:
     try:
@@ -37,5 +38,7 @@ async def fetch_image(
             return bytes(data)
     except EmulatorError:
         raise
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-        raise failed("ImageDownloadError", f"The image could not be downloaded ({type(exc).__name__}).") from None
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+        raise failed(
+            "ImageDownloadError", f"The image could not be downloaded ({type(exc).__name__})."
+        ) from None

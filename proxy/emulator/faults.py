@@ -86,8 +86,15 @@ class FaultInjector:
         self._rng = random.Random(config.seed)
         self._recent: deque[float] = deque()
         self._active = any(
-            (config.latency_ms, config.jitter_ms, config.qps_limit, config.internal_error_rate,
-             config.timeout_rate, config.drop_rate, config.malformed_rate)
+            (
+                config.latency_ms,
+                config.jitter_ms,
+                config.qps_limit,
+                config.internal_error_rate,
+                config.timeout_rate,
+                config.drop_rate,
+                config.malformed_rate,
+            )
         )
 
     def decide(self) -> Decision:

@@ -260,13 +260,21 @@ class EmulatorState:
         return None if best is None else best[1]
 
     def add_person(
-        self, group: GroupRecord, person_id: str, name: str, gender: int, descriptions: list[str],
-        face: Face, image: bytes,
+        self,
+        group: GroupRecord,
+        person_id: str,
+        name: str,
+        gender: int,
+        descriptions: list[str],
+        face: Face,
+        image: bytes,
     ) -> tuple[PersonRecord, FaceRecord]:
         if person_id in self.persons:  # re-checked: the image was analysed since check_new_person
             raise invalid_value("PersonIdAlreadyExist", f"The person {person_id!r} already exists.")
         face_record = FaceRecord(self.new_face_id(), face, image)
-        person = PersonRecord(person_id, name, gender, now_ms(), [face_record], {group.group_id: descriptions})
+        person = PersonRecord(
+            person_id, name, gender, now_ms(), [face_record], {group.group_id: descriptions}
+        )
         self.persons[person_id] = person
         group.members[person_id] = None
         return person, face_record
@@ -329,7 +337,9 @@ class EmulatorState:
             raise failed("GroupPersonMapNotExist", f"The person {person_id!r} is not in {group_id!r}.")
         person.groups[group_id] = self.person_ex_descriptions(group, infos, person.groups[group_id])
 
-    def person_groups_page(self, person_id: str, offset: int, limit: int) -> tuple[list[tuple[str, list[str]]], int]:
+    def person_groups_page(
+        self, person_id: str, offset: int, limit: int
+    ) -> tuple[list[tuple[str, list[str]]], int]:
         check_offset_limit(offset, limit, 100)
         person = self.person(person_id)
         items = list(person.groups.items())
@@ -397,7 +407,9 @@ class EmulatorState:
             raise invalid_value("GroupIdsExceed", "At most 100 GroupIds.")
         groups = [self.group(g) for g in dict.fromkeys(group_ids)]
         if len({g.face_model_version for g in groups}) > 1:
-            raise failed("AcrossVersionsError", "Groups of different FaceModelVersion cannot be searched together.")
+            raise failed(
+                "AcrossVersionsError", "Groups of different FaceModelVersion cannot be searched together."
+            )
         return groups
 
     def members(self, groups: Iterable[GroupRecord]) -> list[PersonRecord]:

@@ -18,16 +18,29 @@ def dump(state: EmulatorState) -> dict[str, Any]:
     return {
         "version": FORMAT_VERSION,
         "groups": [
-            {"GroupId": g.group_id, "GroupName": g.name, "Tag": g.tag, "GroupExDescriptions": g.ex_descriptions,
-             "FaceModelVersion": g.face_model_version, "Created": g.created_ms, "Updated": g.updated_ms,
-             "Members": list(g.members)}
+            {
+                "GroupId": g.group_id,
+                "GroupName": g.name,
+                "Tag": g.tag,
+                "GroupExDescriptions": g.ex_descriptions,
+                "FaceModelVersion": g.face_model_version,
+                "Created": g.created_ms,
+                "Updated": g.updated_ms,
+                "Members": list(g.members),
+            }
             for g in state.groups.values()
         ],
         "persons": [
-            {"PersonId": p.person_id, "PersonName": p.name, "Gender": p.gender, "Created": p.created_ms,
-             "Groups": p.groups,
-             "Faces": [{"FaceId": f.face_id, "Image": base64.b64encode(f.image).decode("ascii")}
-                       for f in p.faces]}
+            {
+                "PersonId": p.person_id,
+                "PersonName": p.name,
+                "Gender": p.gender,
+                "Created": p.created_ms,
+                "Groups": p.groups,
+                "Faces": [
+                    {"FaceId": f.face_id, "Image": base64.b64encode(f.image).decode("ascii")} for f in p.faces
+                ],
+            }
             for p in state.persons.values()
         ],
     }
@@ -39,8 +52,14 @@ def restore(state: EmulatorState, data: dict[str, Any]) -> None:
         raise ValueError(f"unsupported state file version {data.get('version')!r}")
     for g in data["groups"]:
         state.groups[g["GroupId"]] = GroupRecord(
-            g["GroupId"], g["GroupName"], g["Tag"], list(g["GroupExDescriptions"]), g["FaceModelVersion"],
-            int(g["Created"]), int(g["Updated"]), dict.fromkeys(g["Members"]),
+            g["GroupId"],
+            g["GroupName"],
+            g["Tag"],
+            list(g["GroupExDescriptions"]),
+            g["FaceModelVersion"],
+            int(g["Created"]),
+            int(g["Updated"]),
+            dict.fromkeys(g["Members"]),
         )
     for p in data["persons"]:
         faces = []
@@ -49,7 +68,11 @@ def restore(state: EmulatorState, data: dict[str, Any]) -> None:
             faces.append(FaceRecord(f["FaceId"], state.model.analyze(image).faces[0], image))
             state.face_ids.add(f["FaceId"])
         state.persons[p["PersonId"]] = PersonRecord(
-            p["PersonId"], p["PersonName"], int(p["Gender"]), int(p["Created"]), faces,
+            p["PersonId"],
+            p["PersonName"],
+            int(p["Gender"]),
+            int(p["Created"]),
+            faces,
             {k: list(v) for k, v in p["Groups"].items()},
         )
 

@@ -10,12 +10,22 @@ from proxy.emulator.facemodel import Face, FaceBox
 Point = dict[str, int]
 
 
-def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int, start: float = 0.0,
-             end: float = 2 * math.pi, closed: bool = True) -> list[Point]:
+def _ellipse(
+    cx: float,
+    cy: float,
+    rx: float,
+    ry: float,
+    n: int,
+    start: float = 0.0,
+    end: float = 2 * math.pi,
+    closed: bool = True,
+) -> list[Point]:
     steps = n if closed else max(n - 1, 1)
     return [
-        {"X": round(cx + rx * math.cos(start + (end - start) * i / steps)),
-         "Y": round(cy + ry * math.sin(start + (end - start) * i / steps))}
+        {
+            "X": round(cx + rx * math.cos(start + (end - start) * i / steps)),
+            "Y": round(cy + ry * math.sin(start + (end - start) * i / steps)),
+        }
         for i in range(n)
     ]
 
@@ -45,5 +55,11 @@ def hair(face: Face) -> dict[str, int]:
 
 def completeness(face: Face) -> dict[str, Any]:
     c = face.quality.completeness
-    return {"Eyebrow": c.eyebrow, "Eye": c.eye, "Nose": c.nose, "Cheek": c.cheek, "Mouth": c.mouth,
-            "Chin": c.chin}
+    return {
+        "Eyebrow": c.eyebrow,
+        "Eye": c.eye,
+        "Nose": c.nose,
+        "Cheek": c.cheek,
+        "Mouth": c.mouth,
+        "Chin": c.chin,
+    }

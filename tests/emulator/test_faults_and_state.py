@@ -35,7 +35,9 @@ def test_faults_are_deterministic_with_a_seed() -> None:
     a, b = FaultInjector(config), FaultInjector(config)
     seq_a, seq_b = [a.decide().outcome for _ in range(200)], [b.decide().outcome for _ in range(200)]
     assert seq_a == seq_b and first
-    assert {Outcome.SERVE, Outcome.INTERNAL_ERROR, Outcome.TIMEOUT, Outcome.DROP, Outcome.MALFORMED} <= set(seq_a)
+    assert {Outcome.SERVE, Outcome.INTERNAL_ERROR, Outcome.TIMEOUT, Outcome.DROP, Outcome.MALFORMED} <= set(
+        seq_a
+    )
 
 
 def test_qps_limit() -> None:
@@ -49,9 +51,11 @@ def test_qps_limit() -> None:
 
 async def test_faults_on_the_wire_and_control_endpoint(aiohttp_client: Any) -> None:
     http = await aiohttp_client(create_emulator_app(CONFIG))
-    for settings, code in (({"internal_error_rate": 1.0}, "InternalError"),
-                           ({"timeout_rate": 1.0}, "FailedOperation.RequestTimeout"),
-                           ({"qps_limit": 1}, None)):
+    for settings, code in (
+        ({"internal_error_rate": 1.0}, "InternalError"),
+        ({"timeout_rate": 1.0}, "FailedOperation.RequestTimeout"),
+        ({"qps_limit": 1}, None),
+    ):
         posted = await http.post("/_emulator/faults", json={"reset": True, **settings})
         assert posted.status == 200
         if code:
@@ -82,8 +86,11 @@ async def test_faults_on_the_wire_and_control_endpoint(aiohttp_client: Any) -> N
 async def test_concurrent_create_face_is_refused(aiohttp_client: Any) -> None:
     http = await aiohttp_client(create_emulator_app(CONFIG))
     await call(http, "CreateGroup", {"GroupId": "g", "GroupName": "G"})
-    await call(http, "CreatePerson", {"GroupId": "g", "PersonId": "p", "PersonName": "P",
-                                      "Image": b64(subject_photo(0, 0))})
+    await call(
+        http,
+        "CreatePerson",
+        {"GroupId": "g", "PersonId": "p", "PersonName": "P", "Image": b64(subject_photo(0, 0))},
+    )
     http.server.app[EMULATOR].faults.configure(FaultConfig(latency_ms=200))
     one, two = await asyncio.gather(
         call(http, "CreateFace", {"PersonId": "p", "Images": [b64(subject_photo(0, 1))]}),
@@ -100,44 +107,87 @@ async def test_rules(aiohttp_client: Any) -> None:
         return str((await call(http, action, payload)).get("Error", {}).get("Code", "OK"))
 
     assert await code("CreateGroup", GroupId="g", GroupName="G", GroupExDescriptions=["a"]) == "OK"
-    assert await code("CreateGroup", GroupId="g", GroupName="H") == "InvalidParameterValue.GroupIdAlreadyExist"
-    assert await code("CreateGroup", GroupId="h", GroupName="G") == "InvalidParameterValue.GroupNameAlreadyExist"
+    assert (
+        await code("CreateGroup", GroupId="g", GroupName="H") == "InvalidParameterValue.GroupIdAlreadyExist"
+    )
+    assert (
+        await code("CreateGroup", GroupId="h", GroupName="G") == "InvalidParameterValue.GroupNameAlreadyExist"
+    )
     assert await code("CreateGroup", GroupId="a b", GroupName="X") == "InvalidParameterValue.GroupIdIllegal"
-    assert await code("CreateGroup", GroupId="x" * 65, GroupName="X") == "InvalidParameterValue.GroupIdTooLong"
-    assert await code("CreateGroup", GroupId="x", GroupName="n" * 61) == "InvalidParameterValue.GroupNameTooLong"
-    assert await code("CreateGroup", GroupId="x", GroupName="X", GroupExDescriptions=list("abcdef")) == \
-        "InvalidParameterValue.GroupExDescriptionsExceed"
+    assert (
+        await code("CreateGroup", GroupId="x" * 65, GroupName="X") == "InvalidParameterValue.GroupIdTooLong"
+    )
+    assert (
+        await code("CreateGroup", GroupId="x", GroupName="n" * 61) == "InvalidParameterValue.GroupNameTooLong"
+    )
+    assert (
+        await code("CreateGroup", GroupId="x", GroupName="X", GroupExDescriptions=list("abcdef"))
+        == "InvalidParameterValue.GroupExDescriptionsExceed"
+    )
     img = b64(subject_photo(1, 0))
-    assert await code("CreatePerson", GroupId="nope", PersonId="p", PersonName="P", Image=img) == \
-        "InvalidParameterValue.GroupIdNotExist"
-    assert await code("CreatePerson", GroupId="g", PersonId="p", PersonName="", Image=img) == \
-        "InvalidParameterValue.PersonNameIllegal"
-    assert await code("CreatePerson", GroupId="g", PersonId="p", PersonName="P", Image=img,
-                      PersonExDescriptionInfos=[{"PersonExDescriptionIndex": 3, "PersonExDescription": "x"}]) == \
-        "InvalidParameterValue.PersonExDescriptionInfosExceed"
+    assert (
+        await code("CreatePerson", GroupId="nope", PersonId="p", PersonName="P", Image=img)
+        == "InvalidParameterValue.GroupIdNotExist"
+    )
+    assert (
+        await code("CreatePerson", GroupId="g", PersonId="p", PersonName="", Image=img)
+        == "InvalidParameterValue.PersonNameIllegal"
+    )
+    assert (
+        await code(
+            "CreatePerson",
+            GroupId="g",
+            PersonId="p",
+            PersonName="P",
+            Image=img,
+            PersonExDescriptionInfos=[{"PersonExDescriptionIndex": 3, "PersonExDescription": "x"}],
+        )
+        == "InvalidParameterValue.PersonExDescriptionInfosExceed"
+    )
     assert await code("CreatePerson", GroupId="g", PersonId="p", PersonName="P", Image=img) == "OK"
     assert await code("CreateGroup", GroupId="g2", GroupName="G2") == "OK"
-    assert await code("CreatePerson", GroupId="g2", PersonId="p", PersonName="P", Image=img) == \
-        "InvalidParameterValue.PersonIdAlreadyExist"
-    for image, expected in ((b64(blank_image()), "InvalidParameterValue.NoFaceInPhoto"),
-                            (b64(gif_photo()), "FailedOperation.ImageDecodeFailed"),
-                            (b64(tiny_photo()), "FailedOperation.ImageResolutionTooSmall"),
-                            ("@@notbase64@@", "FailedOperation.ImageDecodeFailed"),
-                            ("A" * (5 * 1024 * 1024 + 4), "FailedOperation.ImageSizeExceed")):
+    assert (
+        await code("CreatePerson", GroupId="g2", PersonId="p", PersonName="P", Image=img)
+        == "InvalidParameterValue.PersonIdAlreadyExist"
+    )
+    for image, expected in (
+        (b64(blank_image()), "InvalidParameterValue.NoFaceInPhoto"),
+        (b64(gif_photo()), "FailedOperation.ImageDecodeFailed"),
+        (b64(tiny_photo()), "FailedOperation.ImageResolutionTooSmall"),
+        ("@@notbase64@@", "FailedOperation.ImageDecodeFailed"),
+        ("A" * (5 * 1024 * 1024 + 4), "FailedOperation.ImageSizeExceed"),
+    ):
         assert await code("DetectFace", Image=image) == expected, expected
     assert await code("DetectFace", Url="http://127.0.0.1:1/x.jpg") == "FailedOperation.ImageDownloadError"
-    faces = await call(http, "CreateFace", {"PersonId": "p", "Images": [
-        b64(subject_photo(1, 1)), b64(blank_image()), b64(subject_photo(2, 0)), b64(subject_photo(1, 1))]})
+    faces = await call(
+        http,
+        "CreateFace",
+        {
+            "PersonId": "p",
+            "Images": [
+                b64(subject_photo(1, 1)),
+                b64(blank_image()),
+                b64(subject_photo(2, 0)),
+                b64(subject_photo(1, 1)),
+            ],
+        },
+    )
     assert faces["RetCode"] == [0, -1101, -1604, -1312] and faces["SucIndexes"] == [0]
-    assert await code("CreateFace", PersonId="p", Images=[img] * 6) == \
-        "InvalidParameterValue.UploadFaceNumExceed"
-    assert await code("CreateFace", PersonId="p", Images=[img] * 4) == \
-        "InvalidParameterValue.PersonFaceNumExceed"
+    assert (
+        await code("CreateFace", PersonId="p", Images=[img] * 6)
+        == "InvalidParameterValue.UploadFaceNumExceed"
+    )
+    assert (
+        await code("CreateFace", PersonId="p", Images=[img] * 4)
+        == "InvalidParameterValue.PersonFaceNumExceed"
+    )
     for i in range(101):
         await call(http, "CreateGroup", {"GroupId": f"m{i}", "GroupName": f"M{i}"})
     assert await code("CopyPerson", PersonId="p", GroupIds=[f"m{i}" for i in range(99)]) == "OK"
-    assert await code("CopyPerson", PersonId="p", GroupIds=["m99", "m100"]) == \
-        "InvalidParameterValue.GroupNumPerPersonExceed"
+    assert (
+        await code("CopyPerson", PersonId="p", GroupIds=["m99", "m100"])
+        == "InvalidParameterValue.GroupNumPerPersonExceed"
+    )
 
 
 async def test_state_survives_a_restart(tmp_path: Path) -> None:
@@ -149,10 +199,12 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
     face = state.model.analyze(subject_photo(0, 0)).faces[0]
     _, record = state.add_person(group, "p", "P", 1, [], face, subject_photo(0, 0))
     await first.close()
-    assert path.exists() and not list(tmp_path.glob("*.tmp"))
+    assert path.exists() and not list(tmp_path.glob("*.tmp"))  # noqa: ASYNC240
     second = await start_emulator(config)
     try:
         person = second.emulator.state.person("p")
-        assert [f.face_id for f in person.faces] == [record.face_id] and "p" in second.emulator.state.groups["g"].members
+        assert [f.face_id for f in person.faces] == [record.face_id] and "p" in second.emulator.state.groups[
+            "g"
+        ].members
     finally:
         await second.close()

@@ -16,13 +16,33 @@ from tests.emulator.conftest import SECRET_ID, SECRET_KEY, make_client, req
 ACTION_HEADERS = {"X-TC-Version": "2020-03-03", "X-TC-Region": "ap-guangzhou"}
 
 
-def signed(host: str, action: str, body: bytes, *, timestamp: int | None = None, key: str = SECRET_KEY,
-           version: str = "2020-03-03") -> dict[str, str]:
+def signed(
+    host: str,
+    action: str,
+    body: bytes,
+    *,
+    timestamp: int | None = None,
+    key: str = SECRET_KEY,
+    version: str = "2020-03-03",
+) -> dict[str, str]:
     ts = int(time.time()) if timestamp is None else timestamp
-    auth = signer.authorization(credential=signer.Credential(SECRET_ID, key), service="iai", host=host,
-                                content_type="application/json", payload=body, timestamp=ts)
-    return {"Authorization": auth, "Content-Type": "application/json", "Host": host, "X-TC-Action": action,
-            "X-TC-Timestamp": str(ts), "X-TC-Version": version, "X-TC-Region": "ap-guangzhou"}
+    auth = signer.authorization(
+        credential=signer.Credential(SECRET_ID, key),
+        service="iai",
+        host=host,
+        content_type="application/json",
+        payload=body,
+        timestamp=ts,
+    )
+    return {
+        "Authorization": auth,
+        "Content-Type": "application/json",
+        "Host": host,
+        "X-TC-Action": action,
+        "X-TC-Timestamp": str(ts),
+        "X-TC-Version": version,
+        "X-TC-Region": "ap-guangzhou",
+    }
 
 
 @pytest.fixture
@@ -47,18 +67,21 @@ async def test_content_type_is_exactly_application_json(http: Any) -> None:
     assert "RequestId" in body["Response"]
 
 
-@pytest.mark.parametrize(("action", "body", "kw", "code"), [
-    ("GetGroupList", b"{}", {"key": "wrong"}, "AuthFailure.SignatureFailure"),
-    ("GetGroupList", b"{}", {"timestamp": int(time.time()) - 3600}, "AuthFailure.SignatureExpire"),
-    ("NoSuchThing", b"{}", {}, "InvalidAction"),
-    ("GetGroupList", b"{}", {"version": "2018-03-01"}, "NoSuchVersion"),
-    ("GetGroupList", b"{not json", {}, "InvalidParameter"),
-    ("GetGroupList", b'{"Limit": "ten"}', {}, "InvalidParameter"),
-    ("GetGroupList", b'{"Bogus": 1}', {}, "UnknownParameter"),
-    ("GetPersonBaseInfo", b"{}", {}, "MissingParameter"),
-    ("GetGroupList", b'{"Limit": 1001}', {}, "InvalidParameterValue.LimitExceed"),
-    ("GetGroupList", b'{"Offset": -1}', {}, "InvalidParameterValue.OffsetExceed"),
-])
+@pytest.mark.parametrize(
+    ("action", "body", "kw", "code"),
+    [
+        ("GetGroupList", b"{}", {"key": "wrong"}, "AuthFailure.SignatureFailure"),
+        ("GetGroupList", b"{}", {"timestamp": int(time.time()) - 3600}, "AuthFailure.SignatureExpire"),
+        ("NoSuchThing", b"{}", {}, "InvalidAction"),
+        ("GetGroupList", b"{}", {"version": "2018-03-01"}, "NoSuchVersion"),
+        ("GetGroupList", b"{not json", {}, "InvalidParameter"),
+        ("GetGroupList", b'{"Limit": "ten"}', {}, "InvalidParameter"),
+        ("GetGroupList", b'{"Bogus": 1}', {}, "UnknownParameter"),
+        ("GetPersonBaseInfo", b"{}", {}, "MissingParameter"),
+        ("GetGroupList", b'{"Limit": 1001}', {}, "InvalidParameterValue.LimitExceed"),
+        ("GetGroupList", b'{"Offset": -1}', {}, "InvalidParameterValue.OffsetExceed"),
+    ],
+)
 async def test_common_errors(http: Any, action: str, body: bytes, kw: dict[str, Any], code: str) -> None:
     _, reply = await call(http, action, body, **kw)
     assert reply["Response"]["Error"]["Code"] == code
@@ -83,8 +106,10 @@ async def test_unknown_secret_id_and_garbled_header(http: Any) -> None:
 
 
 def test_sdk_sees_auth_errors(emulator: Any) -> None:
-    for secret_id, key, code in (("AKIDtest", "bad", "AuthFailure.SignatureFailure"),
-                                 ("AKIDghost", "k", "AuthFailure.SecretIdNotFound")):
+    for secret_id, key, code in (
+        ("AKIDtest", "bad", "AuthFailure.SignatureFailure"),
+        ("AKIDghost", "k", "AuthFailure.SecretIdNotFound"),
+    ):
         with pytest.raises(TencentCloudSDKException) as info:
             make_client(emulator.endpoint, secret_id, key).GetGroupList(req("GetGroupList"))
         assert info.value.get_code() == code
