@@ -103,8 +103,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         code, message = HTTP_ERRORS.get(exc.status, (3, f"bad request ({exc.status} {exc.reason})"))
         request[V1_CODE] = code
         response = render_error(V1Error(code, message))
-        if exc.status in HTTP_ERRORS:
-            response.set_status(exc.status)
+        response.set_status(exc.status)  # keep the status aiohttp chose (404, 405, 413, ...)
         if exc.status == 405 and "Allow" in exc.headers:
             response.headers["Allow"] = exc.headers["Allow"]
         return response
