@@ -66,12 +66,32 @@ class ShotParams:
     clothes: RGB
 
 
+def _halton(index: int, base: int) -> float:
+    """The index-th element of the van der Corput sequence in `base` (well spread for any prefix)."""
+    result, f = 0.0, 1.0
+    while index > 0:
+        f /= base
+        result += f * (index % base)
+        index //= base
+    return result
+
+
+_HALTON_BASES = (2, 3, 5, 7, 11, 13, 17, 19)
+
+
 def subject_traits(subject: int) -> SubjectTraits:
-    """The identity of subject `subject`, from an RNG seeded by the index alone."""
+    """The identity of subject `subject`: main proportions from a Halton sequence over the index
+    (so any first N subjects are spread apart), the rest from an RNG seeded by the index alone."""
     rng = random.Random(f"subject:{subject}")
-    t = rng.random()
+    # Quasi-random coordinates in [0, 1), lightly jittered so nearby indices do not look related.
+    q = [(_halton(subject + 1, base) + rng.uniform(-0.02, 0.02)) % 1.0 for base in _HALTON_BASES]
+
+    def span(k: int, lo: float, hi: float) -> float:
+        return lo + (hi - lo) * q[k]
+
+    t = q[0]
     skin = tuple(
-        round(a + (b - a) * t + rng.uniform(-6, 6)) for a, b in zip(_LIGHT_SKIN, _DARK_SKIN, strict=True)
+        round(a + (b - a) * t + rng.uniform(-4, 4)) for a, b in zip(_LIGHT_SKIN, _DARK_SKIN, strict=True)
     )
     marks = tuple(
         (rng.uniform(0.25, 0.75), rng.uniform(0.3, 0.85), rng.uniform(0.025, 0.045))
@@ -79,16 +99,16 @@ def subject_traits(subject: int) -> SubjectTraits:
     )
     return SubjectTraits(
         skin=(skin[0], skin[1], skin[2]),
-        aspect=rng.uniform(1.12, 1.48),
-        eye_y=rng.uniform(0.36, 0.48),
-        eye_spacing=rng.uniform(0.30, 0.50),
-        eye_size=rng.uniform(0.12, 0.20),
+        aspect=span(1, 1.12, 1.48),
+        eye_y=span(2, 0.36, 0.48),
+        eye_spacing=span(3, 0.30, 0.50),
+        eye_size=span(7, 0.12, 0.20),
         brow_gap=rng.uniform(0.05, 0.10),
         brow_tilt=rng.uniform(-0.04, 0.04),
-        nose_length=rng.uniform(0.12, 0.24),
+        nose_length=span(6, 0.12, 0.24),
         nose_width=rng.uniform(0.06, 0.12),
-        mouth_y=rng.uniform(0.70, 0.82),
-        mouth_width=rng.uniform(0.25, 0.55),
+        mouth_y=span(4, 0.70, 0.82),
+        mouth_width=span(5, 0.25, 0.55),
         mouth_height=rng.uniform(0.04, 0.09),
         female=rng.random() < 0.5,
         glasses=rng.random() < 0.3,
@@ -105,12 +125,12 @@ def shot_params(subject: int, photo: int) -> ShotParams:
                           _BACKGROUNDS[subject % 4 + 1], _CLOTHES[subject % len(_CLOTHES)])
     top = rng.choice(_BACKGROUNDS)
     return ShotParams(
-        face_width=rng.uniform(0.32, 0.50),
+        face_width=rng.uniform(0.36, 0.50),
         center_x=rng.uniform(0.38, 0.62),
         center_y=rng.uniform(0.40, 0.52),
         brightness=rng.uniform(0.8, 1.18),
         noise=rng.uniform(0.0, 7.0),
-        quality=rng.randint(60, 95),
+        quality=rng.randint(70, 95),
         background=top,
         background_bottom=rng.choice(_BACKGROUNDS) if rng.random() < 0.5 else top,
         clothes=rng.choice(_CLOTHES),
@@ -207,15 +227,28 @@ def encode(img: Image.Image, fmt: str, quality: int = 90) -> bytes:
     return out.getvalue()
 
 
-def subject_image(subject: int, photo: int, size: Size = (480, 640)) -> Image.Image:
-    """Photo `photo` of `subject` as a Pillow image (before encoding)."""
+def _layout(subject: int, photo: int, size: Size) -> tuple[float, float, float, float]:
+    """Centre x, centre y, width and height of the drawn face in photo `photo` of `subject`."""
     traits, shot = subject_traits(subject), shot_params(subject, photo)
     w, h = size
-    img = _background(size, shot.background, shot.background_bottom)
     fw = shot.face_width * min(w, h / traits.aspect * 0.75)
     fh = fw * traits.aspect
     cx = min(max(shot.center_x * w, fw * 0.65), w - fw * 0.65)
     cy = min(max(shot.center_y * h, fh * 0.68), h - fh * 0.55)
+    return cx, cy, fw, fh
+
+
+def drawn_face_box(subject: int, photo: int, size: Size = (480, 640)) -> tuple[int, int, int, int]:
+    """Ground truth for tests: (x, y, width, height) of the face ellipse as drawn."""
+    cx, cy, fw, fh = _layout(subject, photo, size)
+    return round(cx - fw / 2), round(cy - fh / 2), round(fw), round(fh)
+
+
+def subject_image(subject: int, photo: int, size: Size = (480, 640)) -> Image.Image:
+    """Photo `photo` of `subject` as a Pillow image (before encoding)."""
+    traits, shot = subject_traits(subject), shot_params(subject, photo)
+    img = _background(size, shot.background, shot.background_bottom)
+    cx, cy, fw, _ = _layout(subject, photo, size)
     draw_face(ImageDraw.Draw(img), traits, cx, cy, fw, shot.clothes)
     return _finish(img, shot, f"noise:{subject}:{photo}")
 
