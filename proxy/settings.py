@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 CONFIG_ENV = "V1PROXY_CONFIG"
 
@@ -56,7 +64,9 @@ def _resolve_secrets(
             continue
         if not given:
             if name in required:
-                problems.append(Problem(f"{path}.{name}", f"one of {name}, {name}_env, {name}_file", "(missing)"))
+                problems.append(
+                    Problem(f"{path}.{name}", f"one of {name}, {name}_env, {name}_file", "(missing)")
+                )
             continue
         key = given[0]
         source = out.pop(key)
@@ -84,7 +94,11 @@ _UNRESOLVED = "(unresolved)"
 def _resolve_all_secrets(data: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any]:
     out = dict(data)
     out["upstream"] = _resolve_secrets(
-        data.get("upstream"), "upstream", ("secret_id", "secret_key", "token"), ("secret_id", "secret_key"), problems
+        data.get("upstream"),
+        "upstream",
+        ("secret_id", "secret_key", "token"),
+        ("secret_id", "secret_key"),
+        problems,
     )
     tenants = data.get("tenants")
     if isinstance(tenants, list):
@@ -93,7 +107,9 @@ def _resolve_all_secrets(data: Mapping[str, Any], problems: list[Problem]) -> di
             if isinstance(tenant, Mapping) and isinstance(tenant.get("legacy_keys"), list):
                 tenant = dict(tenant)
                 tenant["legacy_keys"] = [
-                    _resolve_secrets(key, f"tenants.{i}.legacy_keys.{j}", ("secret_key",), ("secret_key",), problems)
+                    _resolve_secrets(
+                        key, f"tenants.{i}.legacy_keys.{j}", ("secret_key",), ("secret_key",), problems
+                    )
                     for j, key in enumerate(tenant["legacy_keys"])
                 ]
             resolved.append(tenant)

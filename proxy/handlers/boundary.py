@@ -16,9 +16,7 @@ Handler = Callable[[V1Call, Services], Awaitable[V1Result]]
 
 def to_v1_error(error: V3Error, errors: ErrorMap, *, fail_flag: int | None = None) -> V1Error:
     mapped = errors.to_v1(error.code, error.message)
-    v1 = V1Error(mapped.code, mapped.message, fail_flag=fail_flag)
-    v1.session_id = error.request_id
-    return v1
+    return V1Error(mapped.code, mapped.message, fail_flag=fail_flag, session_id=error.request_id)
 
 
 async def run_handler(handler: Handler, call: V1Call, services: Services) -> V1Result:

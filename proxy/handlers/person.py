@@ -60,7 +60,9 @@ async def newperson(call: V1Call, services: Services) -> NewPersonResult:
             )
             face_id = str(reply.data.get("FaceId") or "")
             if face_id and attributes is not None:
-                await services.store.put_faces([face_record(scope, face_id, req.person_id, req.tag, await attributes)])
+                await services.store.put_faces(
+                    [face_record(scope, face_id, req.person_id, req.tag, await attributes)]
+                )
         finally:
             if attributes is not None and not attributes.done():
                 attributes.cancel()

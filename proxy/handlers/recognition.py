@@ -57,7 +57,10 @@ async def identify(call: V1Call, services: Services) -> IdentifyResult:
         tag = face.tag if face and face.tag is not None else (person.tag if person else None)
         out.append(
             IdentifyCandidate(
-                person_id=person_id, face_id=face_id, confidence=services.calibration.to_v1(score), tag=tag or ""
+                person_id=person_id,
+                face_id=face_id,
+                confidence=services.calibration.to_v1(score),
+                tag=tag or "",
             )
         )
     return IdentifyResult(session_id=reply.request_id, candidates=tuple(out))
@@ -78,7 +81,8 @@ async def compare(call: V1Call, services: Services) -> CompareResult:
             error = to_v1_error(exc, services.errors, fail_flag=await _failing_image(services, req.image_a))
         raise error from None
     return CompareResult(
-        session_id=reply.request_id, similarity=services.calibration.to_v1(float(reply.data.get("Score") or 0.0))
+        session_id=reply.request_id,
+        similarity=services.calibration.to_v1(float(reply.data.get("Score") or 0.0)),
     )
 
 

@@ -1,0 +1,54 @@
+"""Structured logs: one JSON event per request, with the v3 calls it made; never secrets or image bytes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+from typing import Literal
+
+import structlog
+
+from proxy.v3.client import V3CallRecord
+
+# The v3 calls made while serving the current request (each request runs in its own task/context).
+_v3_calls: ContextVar[list[V3CallRecord] | None] = ContextVar("v3_calls", default=None)
+
+
+def start_request() -> list[V3CallRecord]:
+    calls: list[V3CallRecord] = []
+    _v3_calls.set(calls)
+    return calls
+
+
+def record_v3_call(record: V3CallRecord) -> None:
+    calls = _v3_calls.get()
+    if calls is not None:
+        calls.append(record)
+    structlog.get_logger("proxy.v3").debug(
+        "v3_call",
+        action=record.action,
+        v3_code=record.code or "OK",
+        v3_request_id=record.request_id,
+        ms=round(record.seconds * 1000, 2),
+    )
+
+
+def configure(fmt: Literal["json", "console", "auto"] = "auto", level: str = "info") -> None:
+    """JSON in production; readable console output when run in a terminal (fmt=auto)."""
+    console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
+    renderer: structlog.typing.Processor = (
+        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )
