@@ -414,7 +414,7 @@ def _quality(luma: np.ndarray, skin: np.ndarray, face_width: int) -> FaceQuality
     inner = luma[1:-1, 1:-1]
     lap = np.abs(4 * inner - luma[:-2, 1:-1] - luma[2:, 1:-1] - luma[1:-1, :-2] - luma[1:-1, 2:])
     edges = float((lap > 40).mean()) if lap.size else 0.0
-    sharpness = _clamp(60 + edges * 800, 0, 100)
+    sharpness = _clamp(100 * min(1.0, edges / 0.02), 0, 100)  # share of crisp edge pixels
     brightness = _clamp(float(luma[skin].mean() if skin.any() else luma.mean()) / 255 * 100, 0, 100)
     size_score = min(1.0, face_width / 100)
     light_score = 1 - min(1.0, abs(brightness - 55) / 55)

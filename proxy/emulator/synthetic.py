@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 Size = tuple[int, int]
 RGB = tuple[int, int, int]
@@ -321,3 +321,11 @@ def photo_of_size(subject: int, photo: int, target_bytes: int, *, tolerance: flo
         else:
             lo = q + 1
     return best
+
+
+def degraded_photo(subject: int, photo: int = 0, *, size: Size = (480, 640), blur: float = 6.0,
+                   brightness: float = 0.45, fmt: str = "jpg") -> bytes:
+    """A blurred, dark shot of `subject`: the face is still found, its quality score is low."""
+    img = subject_image(subject, photo, size).filter(ImageFilter.GaussianBlur(blur))
+    arr = np.asarray(img, dtype=np.float32) * brightness
+    return encode(Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), "RGB"), fmt, 80)

@@ -141,7 +141,7 @@ def test_quality_is_in_range(gallery: dict[tuple[int, int], Face]) -> None:
     for face in gallery.values():
         q = face.quality
         assert 0 <= q.score <= 100 and 0 <= q.sharpness <= 100 and 0 <= q.brightness <= 100
-        assert 30 <= q.brightness <= 90
+        assert 30 <= q.brightness <= 90 and q.score >= 70
         assert all(0 <= v <= 100 for v in vars(q.completeness).values())
 
 
@@ -204,3 +204,12 @@ def test_cache_is_bounded_lru() -> None:
     uncached = FaceModel(cache_size=0)
     assert uncached.analyze(photos[0]) is not uncached.analyze(photos[0])
     assert uncached.analyze(photos[0]) == first
+
+
+def test_blurred_dark_photo_is_found_but_scores_low_quality(
+    model: FaceModel, gallery: dict[tuple[int, int], Face]
+) -> None:
+    for i in range(4):
+        face = model.analyze(synthetic.degraded_photo(i)).faces[0]
+        assert face.quality.score < 50 and face.quality.sharpness < 40 and face.quality.brightness < 35
+        assert gallery[i, 0].quality.score >= 70 and gallery[i, 0].quality.sharpness >= 80
