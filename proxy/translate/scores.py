@@ -54,11 +54,14 @@ class Calibration:
                 if v3_score <= x1:
                     result = y0 + (y1 - y0) * (v3_score - x0) / (x1 - x0)
                     break
-        return float(min(100.0, max(0.0, result)))
+        return round(min(100.0, max(0.0, result)), SCORE_DECIMALS)
 
     def is_match(self, v3_score: float) -> bool:
         """Same person on the v1 scale: ``to_v1(v3_score) >= match_threshold``."""
         return self.to_v1(v3_score) >= self.match_threshold
+
+
+SCORE_DECIMALS = 4  # v1 scores are floats; keep them free of binary noise (0.21, not 0.21000000000000002)
 
 
 def _number(value: object, where: str) -> float:

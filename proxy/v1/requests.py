@@ -200,6 +200,15 @@ def _id_list(form: V1Form, name: str) -> tuple[str, ...]:
     return tuple(_check_id(name, v) for v in values)
 
 
+GIF_MAGIC = (b"GIF87a", b"GIF89a")
+
+
+def _check_format(data: bytes, fail_flag: int | None) -> None:
+    """v1 refused animated formats up front: "不支持 .gif这类的动图" (-1400)."""
+    if data[:6] in GIF_MAGIC:
+        raise V1Error(-1400, "illegal image format: GIF is not supported", fail_flag=fail_flag)
+
+
 def _image(form: V1Form, url_name: str, blob_name: str, *, fail_flag: int | None = None) -> ImageSource:
     url = _scalar(form, url_name)
     if url:
@@ -208,6 +217,7 @@ def _image(form: V1Form, url_name: str, blob_name: str, *, fail_flag: int | None
         raise V1Error(21, f"invalid parameter: field {blob_name!r} must be one image", fail_flag=fail_flag)
     data = form.blobs.get(blob_name)
     if data:
+        _check_format(data, fail_flag)
         return ImageSource(data=data)
     raise V1Error(-1300, f"image is empty: give {url_name} or {blob_name}", fail_flag=fail_flag)
 
@@ -225,6 +235,8 @@ def _images(form: V1Form) -> tuple[ImageSource, ...]:
         raise V1Error(-1300, "image is empty: give urls or images")
     if any(not data for data in datas):
         raise V1Error(-1300, "image is empty: images contains a 0-byte image")
+    for data in datas:
+        _check_format(data, None)
     return tuple(ImageSource(data=data) for data in datas)
 
 
