@@ -38,7 +38,9 @@ def configure(fmt: Literal["json", "console", "auto"] = "auto", level: str = "in
     """JSON in production; readable console output when run in a terminal (fmt=auto)."""
     console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
-        structlog.dev.ConsoleRenderer() if console else structlog.processors.JSONRenderer()
+        structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
+        if console
+        else structlog.processors.JSONRenderer()
     )
     structlog.configure(
         processors=[

@@ -22,6 +22,8 @@ CREATE_FACE_BATCH = 5  # v3: at most 5 images per CreateFace
 CONCURRENT = frozenset({"FailedOperation.CreateFaceConcurrent", "FailedOperation.ConflictOperation"})
 CONCURRENT_RETRIES = (0.05, 0.1, 0.2, 0.4)  # another proxy instance is adding to the same person
 FACE_LIMIT_RET_CODE = -1309  # v1: face count over the limit
+FACE_LIMIT = "InvalidParameterValue.PersonFaceNumExceed"
+PERSON_FACE_LIMIT = 5  # v3 keeps at most 5 faces per person (v1: 20)
 NO_ATTRIBUTES: dict[str, Any] = face_attributes({})
 
 
@@ -50,56 +52,68 @@ async def addface(call: V1Call, services: Services) -> AddFaceResult:
     assert isinstance(req, AddFace)
     scope = Scope.of(call.target, services)
     person = scope.v3_id(req.person_id)
-    face_ids: list[str] = []
+    added: list[tuple[str, dict[str, Any]]] = []
     ret_codes: list[int] = []
-    records: list[FaceRecord] = []
     session_id = ""
     async with services.locks.hold(scope.store_key + "\x00" + person):
         for start in range(0, len(req.images), CREATE_FACE_BATCH):
             batch = req.images[start : start + CREATE_FACE_BATCH]
-            attributes = (
-                [asyncio.ensure_future(capture_attributes(services, image)) for image in batch]
-                if services.capture_face_attributes
-                else []
-            )
             try:
-                reply = await _create_faces(services, person, batch)
+                batch_added, batch_codes, request_id = await _add_batch(services, person, batch)
             except V3Error as exc:
-                for task in attributes:
-                    task.cancel()
-                if face_ids:  # earlier batches landed: report them, fail the rest per image
-                    code = services.errors.to_v1(exc.code, exc.message).code
-                    ret_codes += [code] * (len(req.images) - start)
-                    break
-                raise
-            session_id = session_id or reply.request_id
-            batch_codes = [create_face_ret_code(int(c)) for c in reply.data.get("RetCode") or []]
-            batch_codes += [FACE_LIMIT_RET_CODE] * (len(batch) - len(batch_codes))
-            new_ids = [str(f) for f in reply.data.get("SucFaceIds") or []]
-            indexes = [int(i) for i in reply.data.get("SucIndexes") or range(len(new_ids))]
-            for index, face_id in zip(indexes, new_ids, strict=False):
-                attrs = await attributes[index] if attributes else NO_ATTRIBUTES
-                records.append(face_record(scope, face_id, req.person_id, req.tag, attrs))
-            for task in attributes:
-                task.cancel()
-            face_ids += new_ids
+                if not added:
+                    raise
+                # earlier batches landed: report them, and this error for every image not added
+                ret_codes += [services.errors.to_v1(exc.code, exc.message).code] * (len(req.images) - start)
+                break
+            session_id = session_id or request_id
+            added += batch_added
             ret_codes += batch_codes
-        if records:
-            await services.store.put_faces(records)
+        if added:
+            await services.store.put_faces(
+                [face_record(scope, face_id, req.person_id, req.tag, attrs) for face_id, attrs in added]
+            )
     return AddFaceResult(
-        session_id=session_id, added=len(face_ids), face_ids=tuple(face_ids), ret_codes=tuple(ret_codes)
+        session_id=session_id,
+        added=len(added),
+        face_ids=tuple(face_id for face_id, _ in added),
+        ret_codes=tuple(ret_codes),
     )
 
 
-async def _create_faces(services: Services, person: str, batch: tuple[ImageSource, ...]) -> V3Reply:
-    urls = [image.url for image in batch if image.url]
-    params: dict[str, Any] = {"PersonId": person, "QualityControl": 0, "NeedRotateDetection": 0}
-    if len(urls) == len(batch):
-        params["Urls"] = urls
-    elif not urls:
-        params["Images"] = [image_params(None, image.data)["Image"] for image in batch]
+async def _add_batch(
+    services: Services, person: str, batch: tuple[ImageSource, ...]
+) -> tuple[list[tuple[str, dict[str, Any]]], list[int], str]:
+    """One CreateFace (<= 5 images): the faces added with their attributes, v1 ret_codes, RequestId."""
+    try:
+        reply = await _create_faces(services, person, batch)
+        fitting = len(batch)
+    except V3Error as exc:
+        if exc.code != FACE_LIMIT:
+            raise
+        # v3 refuses the whole call past 5 faces; v1 answered per image: add what fits
+        base = await services.v3.call("GetPersonBaseInfo", {"PersonId": person})
+        fitting = max(0, PERSON_FACE_LIMIT - len(base.data.get("FaceIds") or ()))
+        if not fitting:
+            return [], [FACE_LIMIT_RET_CODE] * len(batch), exc.request_id
+        reply = await _create_faces(services, person, batch[:fitting])
+    codes = [create_face_ret_code(int(c)) for c in reply.data.get("RetCode") or []]
+    codes += [FACE_LIMIT_RET_CODE] * (len(batch) - len(codes))
+    new_ids = [str(f) for f in reply.data.get("SucFaceIds") or []]
+    indexes = [int(i) for i in reply.data.get("SucIndexes") or range(len(new_ids))]
+    if services.capture_face_attributes:
+        attrs = await asyncio.gather(*(capture_attributes(services, batch[i]) for i in indexes))
     else:
-        raise V1Error(-1301, "addface takes either images or urls, not both")
+        attrs = [NO_ATTRIBUTES] * len(indexes)
+    return list(zip(new_ids, attrs, strict=False)), codes, reply.request_id
+
+
+async def _create_faces(services: Services, person: str, batch: tuple[ImageSource, ...]) -> V3Reply:
+    params: dict[str, Any] = {"PersonId": person, "QualityControl": 0, "NeedRotateDetection": 0}
+    if all(image.url for image in batch):
+        params["Urls"] = [image.url for image in batch]
+    else:  # the v1 layer gives all urls or all bytes
+        params["Images"] = [image_params(None, image.data)["Image"] for image in batch]
     for delay in (*CONCURRENT_RETRIES, None):
         try:
             return await services.v3.call("CreateFace", params)

@@ -105,7 +105,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     (photos / "blank.jpg").write_bytes(blank_image())
     (photos / "anim.gif").write_bytes(gif_photo())
     loop = LoopThread()
-    stack = loop.run(start_stack(store_url=f"sqlite:///{root / 'meta.db'}", settings_for=_settings(f"sqlite:///{root / 'meta.db'}")))
+    stack = loop.run(
+        start_stack(
+            store_url=f"sqlite:///{root / 'meta.db'}", settings_for=_settings(f"sqlite:///{root / 'meta.db'}")
+        )
+    )
     host_runner, image_host = loop.run(_image_host(photos))
     original = Conf._Conf__SERVICE_ADDR  # type: ignore[attr-defined]
     # the one edit a legacy app makes: its v1 host now points at the proxy
@@ -126,3 +130,10 @@ def ok(reply: dict[str, Any]) -> dict[str, Any]:
     data = reply["data"]
     assert isinstance(data, dict)
     return data
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_logs() -> None:
+    from proxy import logs
+
+    logs.configure("json", "warning")

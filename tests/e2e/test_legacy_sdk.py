@@ -85,7 +85,11 @@ def test_delperson_leaves_nothing_behind(world: World) -> None:
     assert data == {"session_id": data["session_id"], "person_id": person, "deleted": 1}
     assert client.face_getinfo(person)["code"] == -1303
     assert client.face_getfaceinfo(face_id)["code"] == -1305  # the proxy's own face data is gone too
-    assert person not in ok(client.face_getpersonids(group))["person_ids"] if _group_exists(world, group) else True
+    assert (
+        person not in ok(client.face_getpersonids(group))["person_ids"]
+        if _group_exists(world, group)
+        else True
+    )
 
 
 def _group_exists(world: World, group: str) -> bool:
@@ -144,8 +148,19 @@ def test_delface_getfaceids_getfaceinfo(world: World) -> None:
 
     info = ok(client.face_getfaceinfo(added[0]))["face_info"]
     assert info["face_id"] == added[0]
-    types = {"x": int, "y": int, "width": float, "height": float, "gender": int, "age": int,
-             "expression": int, "glass": bool, "pitch": int, "yaw": int, "roll": int}
+    types = {
+        "x": int,
+        "y": int,
+        "width": float,
+        "height": float,
+        "gender": int,
+        "age": int,
+        "expression": int,
+        "glass": bool,
+        "pitch": int,
+        "yaw": int,
+        "roll": int,
+    }
     for key, kind in types.items():
         assert type(info[key]) is kind, (key, info[key])
     assert info["width"] > 0 and info["height"] > 0 and 0 <= info["age"] <= 100
@@ -183,7 +198,11 @@ def test_identify_top_candidates_with_face_tags(world: World) -> None:
     people = {}
     for subject in range(3):
         person = uid(f"s{subject}")
-        ok(client.face_newperson(person, [group], CIFile(str(world.photo(subject, 4))), None, f"person-tag-{subject}"))
+        ok(
+            client.face_newperson(
+                person, [group], CIFile(str(world.photo(subject, 4))), None, f"person-tag-{subject}"
+            )
+        )
         people[subject] = person
     added = ok(client.face_addface(people[1], CIFiles([str(world.photo(1, 5))]), "face-tag-1"))["face_ids"]
     data = ok(client.face_identify(group, CIFile(str(world.photo(1, 6)))))
@@ -209,9 +228,13 @@ def test_compare_files_urls_and_mixed(world: World) -> None:
     client = world.client()
     same = ok(client.face_compare(CIFile(str(world.photo(2, 3))), CIFile(str(world.photo(2, 4)))))
     assert type(same["similarity"]) is float and same["similarity"] >= 80
-    other = ok(client.face_compare(CIUrl(world.url("subject2_photo3.jpg")), CIUrl(world.url("subject5_photo3.jpg"))))
+    other = ok(
+        client.face_compare(CIUrl(world.url("subject2_photo3.jpg")), CIUrl(world.url("subject5_photo3.jpg")))
+    )
     assert other["similarity"] < 60
-    mixed = ok(client.face_compare(CIUrl(world.url("subject2_photo5.jpg")), CIBuffer(world.photo(2, 6).read_bytes())))
+    mixed = ok(
+        client.face_compare(CIUrl(world.url("subject2_photo5.jpg")), CIBuffer(world.photo(2, 6).read_bytes()))
+    )
     assert mixed["similarity"] >= 80
     assert set(same) == {"session_id", "similarity"}
 
@@ -227,7 +250,9 @@ def test_compare_says_which_image_failed(world: World) -> None:
 
 
 def test_gif_is_refused_with_1400(world: World) -> None:
-    reply = world.client().face_compare(CIFile(str(world.photo(0, 0))), CIFile(str(world.photos / "anim.gif")))
+    reply = world.client().face_compare(
+        CIFile(str(world.photo(0, 0))), CIFile(str(world.photos / "anim.gif"))
+    )
     assert reply["code"] == -1400 and reply["data"]["fail_flag"] == 2, reply
 
 
