@@ -24,15 +24,13 @@ HELP = "run the emulator and the proxy together, with a demo tenant and a throwa
 
 DEMO_APPID = "1250000000"
 DEMO_BUCKET = "demo"
-DEMO_SECRET_ID = "AKIDv1proxyDemoLegacyKey"
+DEMO_SECRET_ID = "AKIDv1proxyDemoLegacyKey"  # noqa: S105 - a published demo credential
 DEMO_SECRET_KEY = "demo-legacy-secret-key"  # noqa: S105 - a published demo credential
 DEMO_V3_ID = "AKIDv1proxyDemoV3Key"
 DEMO_V3_KEY = "demo-v3-secret-key"
 
 
-def demo_settings(
-    *, host: str, port: int, upstream_url: str, store_url: str, isolated: bool = True
-) -> Settings:
+def demo_settings(*, host: str, port: int, upstream_url: str, store_url: str, isolated: bool = True) -> Settings:
     return parse_settings(
         {
             "listen": {"host": host, "port": port},
@@ -94,9 +92,7 @@ async def start_stack(
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080, help="the proxy's port (default 8080)")
-    parser.add_argument(
-        "--emulator-port", type=int, default=9000, help="the v3 emulator's port (default 9000)"
-    )
+    parser.add_argument("--emulator-port", type=int, default=9000, help="the v3 emulator's port (default 9000)")
     parser.add_argument("--latency-ms", type=int, default=0, help="emulated v3 latency")
 
 

@@ -24,7 +24,7 @@ MAX_FACES_PER_PERSON = 5
 MAX_GROUPS_PER_PERSON = 100
 MODEL_VERSIONS = ("2.0", "3.0")
 DEFAULT_MODEL_VERSION = "3.0"
-NEAR_DUPLICATE_SCORE = 99.99  # the same picture again (the synthetic model puts other shots of a subject at 97-99.97)
+NEAR_DUPLICATE_SCORE = 99.99  # the same picture again (other shots of a subject score 97-99.97)
 
 
 @dataclass

@@ -106,9 +106,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     (photos / "anim.gif").write_bytes(gif_photo())
     loop = LoopThread()
     stack = loop.run(
-        start_stack(
-            store_url=f"sqlite:///{root / 'meta.db'}", settings_for=_settings(f"sqlite:///{root / 'meta.db'}")
-        )
+        start_stack(store_url=f"sqlite:///{root / 'meta.db'}", settings_for=_settings(f"sqlite:///{root / 'meta.db'}"))
     )
     host_runner, image_host = loop.run(_image_host(photos))
     original = Conf._Conf__SERVICE_ADDR  # type: ignore[attr-defined]

@@ -85,11 +85,7 @@ def test_delperson_leaves_nothing_behind(world: World) -> None:
     assert data == {"session_id": data["session_id"], "person_id": person, "deleted": 1}
     assert client.face_getinfo(person)["code"] == -1303
     assert client.face_getfaceinfo(face_id)["code"] == -1305  # the proxy's own face data is gone too
-    assert (
-        person not in ok(client.face_getpersonids(group))["person_ids"]
-        if _group_exists(world, group)
-        else True
-    )
+    assert person not in ok(client.face_getpersonids(group))["person_ids"] if _group_exists(world, group) else True
 
 
 def _group_exists(world: World, group: str) -> bool:
@@ -121,9 +117,7 @@ def test_addface_files_buffers_urls_ret_codes_and_the_five_face_limit(world: Wor
 
     # v3 keeps at most 5 faces per person (v1 allowed 20): the 5th lands, the rest say -1309
     data = ok(
-        client.face_addface(
-            person, CIFiles([str(world.photo(4, 4)), str(world.photo(4, 5)), str(world.photo(4, 6))])
-        )
+        client.face_addface(person, CIFiles([str(world.photo(4, 4)), str(world.photo(4, 5)), str(world.photo(4, 6))]))
     )
     assert data["added"] == 1
     assert data["ret_codes"] == [0, -1309, -1309]
@@ -198,11 +192,7 @@ def test_identify_top_candidates_with_face_tags(world: World) -> None:
     people = {}
     for subject in range(3):
         person = uid(f"s{subject}")
-        ok(
-            client.face_newperson(
-                person, [group], CIFile(str(world.photo(subject, 4))), None, f"person-tag-{subject}"
-            )
-        )
+        ok(client.face_newperson(person, [group], CIFile(str(world.photo(subject, 4))), None, f"person-tag-{subject}"))
         people[subject] = person
     added = ok(client.face_addface(people[1], CIFiles([str(world.photo(1, 5))]), "face-tag-1"))["face_ids"]
     data = ok(client.face_identify(group, CIFile(str(world.photo(1, 6)))))
@@ -228,13 +218,9 @@ def test_compare_files_urls_and_mixed(world: World) -> None:
     client = world.client()
     same = ok(client.face_compare(CIFile(str(world.photo(2, 3))), CIFile(str(world.photo(2, 4)))))
     assert type(same["similarity"]) is float and same["similarity"] >= 80
-    other = ok(
-        client.face_compare(CIUrl(world.url("subject2_photo3.jpg")), CIUrl(world.url("subject5_photo3.jpg")))
-    )
+    other = ok(client.face_compare(CIUrl(world.url("subject2_photo3.jpg")), CIUrl(world.url("subject5_photo3.jpg"))))
     assert other["similarity"] < 60
-    mixed = ok(
-        client.face_compare(CIUrl(world.url("subject2_photo5.jpg")), CIBuffer(world.photo(2, 6).read_bytes()))
-    )
+    mixed = ok(client.face_compare(CIUrl(world.url("subject2_photo5.jpg")), CIBuffer(world.photo(2, 6).read_bytes())))
     assert mixed["similarity"] >= 80
     assert set(same) == {"session_id", "similarity"}
 
@@ -250,9 +236,7 @@ def test_compare_says_which_image_failed(world: World) -> None:
 
 
 def test_gif_is_refused_with_1400(world: World) -> None:
-    reply = world.client().face_compare(
-        CIFile(str(world.photo(0, 0))), CIFile(str(world.photos / "anim.gif"))
-    )
+    reply = world.client().face_compare(CIFile(str(world.photo(0, 0))), CIFile(str(world.photos / "anim.gif")))
     assert reply["code"] == -1400 and reply["data"]["fail_flag"] == 2, reply
 
 
