@@ -265,3 +265,29 @@ def test_tenants_sharing_one_v3_account_never_see_each_other(world: World) -> No
     assert ok(a.face_getinfo(person))["person_name"] == "A's person"
     # a bucket is a namespace of its own too
     assert group not in ok(world.client(TENANT_A, bucket="other").face_getgroupids())["group_ids"]
+
+
+def test_error_paths_of_the_write_ops(world: World) -> None:
+    client = world.client()
+    nobody = uid("nobody")
+    assert client.face_setinfo(nobody, "name")["code"] == -1303
+    assert client.face_delperson(nobody)["code"] == -1303
+    assert client.face_addface(nobody, CIFiles([str(world.photo(0, 0))]))["code"] == -1303
+    person, group = uid("p"), uid("g")
+    only = ok(client.face_newperson(person, [group], CIFile(str(world.photo(5, 2)))))["face_id"]
+    # v3 keeps at least one face per person (v1 did not): refused, and the face stays
+    refused = client.face_delface(person, [only])
+    assert refused["code"] == 21 and refused["httpcode"] == 400, refused
+    assert ok(client.face_getfaceids(person))["face_ids"] == [only]
+    assert client.face_getpersonids(uid("nogroup"))["code"] == -1306
+
+
+def test_identify_and_verify_by_url(world: World) -> None:
+    client = world.client()
+    person, group = uid("p"), uid("g")
+    ok(client.face_newperson(person, [group], CIUrl(world.url("subject5_photo4.jpg"))))
+    found = ok(client.face_identify(group, CIUrl(world.url("subject5_photo5.jpg"))))["candidates"]
+    assert found[0]["person_id"] == person
+    assert ok(client.face_verify(person, CIUrl(world.url("subject5_photo6.jpg"))))["ismatch"] is True
+    missing = client.face_verify(person, CIUrl(world.url("no-such-file.jpg")))
+    assert missing["code"] == -1308, missing
