@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 
+import aiohttp
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler as RequestHandler
 
 from proxy import logs
+from proxy.admin.metrics import Metrics, observed
 from proxy.handlers.boundary import Handler, run_handler
 from proxy.handlers.context import Services, TenantPolicy
 from proxy.handlers.table import OP_HANDLERS
 from proxy.settings import Settings
 from proxy.store import open_store
+from proxy.store.base import FaceStore
 from proxy.translate.errors import load_default_error_map
 from proxy.translate.scores import calibration_from_config
 from proxy.v1.auth import Keyring, LegacyKey, ReplayGuard, verify
@@ -32,7 +38,7 @@ from proxy.v1.routes import (
     error_middleware,
     v1_routes,
 )
-from proxy.v3.client import V3Client, V3Endpoint, make_session
+from proxy.v3.client import V3CallRecord, V3Client, V3Endpoint, make_session
 from proxy.v3.credentials import static_credentials
 from proxy.v3.signer import Credential
 
@@ -51,6 +57,11 @@ class Runtime:
 SETTINGS = web.AppKey("settings", Settings)
 RUNTIME = web.AppKey("runtime", Runtime)
 REPLAY = web.AppKey("replay", ReplayGuard)
+METRICS = web.AppKey("metrics", Metrics)
+SESSION = web.AppKey("v3_session", aiohttp.ClientSession)
+
+REQUEST_ID_HEADER = "X-Request-Id"
+_GOOD_REQUEST_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?")
 
 
 def keyring_of(settings: Settings) -> Keyring:
@@ -97,6 +108,36 @@ def _bound(app: web.Application, handler: Handler) -> OpHandler:
     return serve
 
 
+def request_id_from(header: str | None) -> str:
+    """The caller's X-Request-Id when printable ASCII of at most 128 characters, else a fresh one."""
+    if header is not None and _GOOD_REQUEST_ID.fullmatch(header):
+        return header
+    return uuid.uuid4().hex
+
+
+@web.middleware
+async def correlate(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
+    """Outermost: X-Request-Id in (or made) and out, bound into every log event; metrics of the request."""
+    request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
+    request[REQUEST_ID] = request_id
+    metrics = request.app[METRICS]
+    op = request.match_info.get("op")
+    started = time.perf_counter()
+    with structlog.contextvars.bound_contextvars(request_id=request_id), metrics.serving(op):
+        try:
+            response = await handler(request)
+        finally:
+            call = request.get(V1_CALL)
+            metrics.observe_request(
+                appid=call.target.appid if call else "",
+                op=op,
+                code=request.get(V1_CODE),
+                seconds=time.perf_counter() - started,
+            )
+    response.headers[REQUEST_ID_HEADER] = request_id
+    return response
+
+
 @web.middleware
 async def access_log(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
     """One event per request: appid, op, v1 code, the v3 calls with codes and RequestIds, latency."""
@@ -125,10 +166,11 @@ async def access_log(request: web.Request, handler: RequestHandler) -> web.Strea
     return response
 
 
-async def _services(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    session = make_session(limit=settings.upstream.pool_size)
-    store = await open_store(settings.store.url)
+def build_runtime(
+    settings: Settings, *, session: aiohttp.ClientSession, store: FaceStore, metrics: Metrics,
+    previous: Runtime | None = None,
+) -> Runtime:
+    """The runtime for `settings` on an open session and store; ValueError if the settings cannot work."""
     up = settings.upstream
     endpoint = V3Endpoint(
         url=up.endpoint, region=up.region, connect_timeout=up.connect_timeout, read_timeout=up.read_timeout
@@ -136,16 +178,31 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     errors = load_default_error_map()
     if settings.errors.overrides:
         errors = errors.merged(settings.errors.overrides)
+    calibration = calibration_from_config(settings.scores.calibration, settings.scores.match_threshold)
+
+    def on_call(record: V3CallRecord) -> None:
+        logs.record_v3_call(record)
+        metrics.observe_v3(record)
+
     services = Services(
-        v3=V3Client(
-            endpoint, static_credentials(credential_of(settings)), session, on_call=logs.record_v3_call
-        ),
+        v3=V3Client(endpoint, static_credentials(credential_of(settings)), session, on_call=on_call),
         store=store,
         errors=errors,
-        calibration=calibration_from_config(settings.scores.calibration, settings.scores.match_threshold),
+        calibration=observed(calibration, metrics.observe_score),
         tenants={t.appid: TenantPolicy(isolated=t.isolated) for t in settings.tenants},
     )
-    app[RUNTIME] = Runtime(settings=settings, services=services, keyring=keyring_of(settings))
+    if previous is not None:  # writes in flight keep serialising against new ones
+        services = dataclasses.replace(services, locks=previous.services.locks)
+    metrics.bound(tenants=[t.appid for t in settings.tenants], v3_codes=errors.codes())
+    return Runtime(settings=settings, services=services, keyring=keyring_of(settings))
+
+
+async def _services(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    session = make_session(limit=settings.upstream.pool_size)
+    store = await open_store(settings.store.url)
+    app[SESSION] = session
+    app[RUNTIME] = build_runtime(settings, session=session, store=store, metrics=app[METRICS])
     try:
         yield
     finally:
@@ -155,12 +212,13 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[access_log, error_middleware],
+        middlewares=[correlate, access_log, error_middleware],
         # the v1 layer enforces the configured limit itself (code 23) while streaming
         client_max_size=settings.limits.max_body_bytes + 64 * 1024,
     )
     app[SETTINGS] = settings
     app[REPLAY] = ReplayGuard()
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_services)
     handlers: Mapping[str, OpHandler] = {op: _bound(app, handler) for op, handler in OP_HANDLERS.items()}
     app.add_routes(
@@ -173,4 +231,4 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-__all__ = ["RUNTIME", "SETTINGS", "V1Error", "create_app"]
+__all__ = ["METRICS", "RUNTIME", "SESSION", "SETTINGS", "Runtime", "V1Error", "build_runtime", "create_app"]

@@ -200,8 +200,30 @@ class Logging(_Frozen):
     level: Literal["debug", "info", "warning", "error"] = "info"
 
 
+class Admin(_Frozen):
+    # health, readiness, metrics and reload; never the legacy port
+    host: str = "127.0.0.1"
+    port: int = Field(8081, ge=0, le=65535)
+    # /readyz also asks v3 (a cheap call) at most this often; 0: never (readiness = local checks)
+    upstream_check_s: float = Field(0, ge=0)
+
+
+class Tls(_Frozen):
+    # PEM files; the legacy listener then speaks https
+    cert_file: str = Field(min_length=1)
+    key_file: str = Field(min_length=1)
+
+
+class Drain(_Frozen):
+    # on SIGTERM: stop accepting, let in-flight requests finish for at most this long, exit 0
+    grace_s: float = Field(30.0, gt=0)
+
+
 class Settings(_Frozen):
     listen: Listen = Listen()
+    admin: Admin = Admin()
+    tls: Tls | None = None
+    drain: Drain = Drain()
     upstream: Upstream
     tenants: tuple[Tenant, ...] = Field(min_length=1)
     auth: Auth = Auth()
@@ -221,6 +243,8 @@ class Settings(_Frozen):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"each legacy secret_id belongs to one tenant; repeated: {', '.join(dupes)}")
+        if self.admin.port and self.admin.port == self.listen.port:
+            raise ValueError(f"admin.port different from listen.port (both {self.listen.port})")
         return self
 
 

@@ -1,0 +1,1 @@
+"""The operators' side of the proxy: metrics, health and readiness, reload, on a separate listener."""

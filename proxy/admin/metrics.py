@@ -1,0 +1,136 @@
+"""Prometheus metrics of one proxy app, in its own registry, with bounded labels only."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from proxy.translate.errors import V1_ERROR_CODES
+from proxy.translate.scores import Calibration
+from proxy.v1.requests import OPS
+from proxy.v3.client import V3CallRecord
+from proxy.v3.errors import TRANSPORT_CODES
+
+UNKNOWN = "unknown"
+OTHER = "other"
+SIGNATURE_CODES = range(4, 15)  # v1 codes 4-14: the Authorization header was refused
+SCORE_OPS = frozenset({"verify", "identify", "compare"})
+SCORE_BUCKETS = tuple(float(b) for b in range(0, 101, 5))
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+_ACTION = re.compile(r"[A-Za-z]{1,64}")
+
+# The v1 op being served by the current task, so that a score seen deep in a handler gets its op.
+_current_op: ContextVar[str] = ContextVar("metrics_op", default=UNKNOWN)
+
+
+def op_label(op: str | None) -> str:
+    """A v1 op from the known op table, anything else 'unknown' (no raw paths as labels)."""
+    return op if op is not None and op in OPS else UNKNOWN
+
+
+def code_label(code: int | None) -> str:
+    return str(code) if code is not None and code in V1_ERROR_CODES else OTHER
+
+
+class Metrics:
+    """The proxy's counters and histograms; `render()` is the /metrics body."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "v1proxy_requests", "v1 requests by tenant appid, op and v1 code", ("tenant", "op", "code"), registry=r
+        )
+        self.request_seconds = Histogram(
+            "v1proxy_request_seconds", "whole v1 request latency", ("op",), buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.in_flight = Gauge("v1proxy_requests_in_flight", "v1 requests being served", registry=r)
+        self.v3_seconds = Histogram(
+            "v1proxy_v3_call_seconds", "latency of each v3 call, by action", ("action",), buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.v3_errors = Counter(
+            "v1proxy_v3_errors", "v3 calls that failed, by action and v3 error code", ("action", "code"), registry=r
+        )
+        self.score_raw = Histogram(
+            "v1proxy_score_raw", "v3 scores before calibration", ("op",), buckets=SCORE_BUCKETS, registry=r
+        )
+        self.score_calibrated = Histogram(
+            "v1proxy_score_calibrated", "scores answered on the v1 scale", ("op",), buckets=SCORE_BUCKETS, registry=r
+        )
+        self.signature_failures = Counter(
+            "v1proxy_signature_failures", "refused Authorization headers, by v1 code", ("code",), registry=r
+        )
+        self.reloads = Counter("v1proxy_config_reloads", "configuration reloads by result", ("result",), registry=r)
+        self._tenants: Collection[str] = frozenset()
+        self._v3_codes: Collection[str] = frozenset()
+        for code in SIGNATURE_CODES:  # present from the start, so a rate() has a zero to start from
+            self.signature_failures.labels(code=str(code))
+
+    def bound(self, *, tenants: Collection[str], v3_codes: Collection[str]) -> None:
+        """The label values allowed besides 'unknown'/'other': configured appids, mapped v3 codes."""
+        self._tenants = frozenset(tenants)
+        self._v3_codes = frozenset(v3_codes) | TRANSPORT_CODES
+
+    @contextmanager
+    def serving(self, op: str | None) -> Iterator[None]:
+        """Around one request: in-flight gauge and the op for score observations."""
+        token = _current_op.set(op_label(op))
+        self.in_flight.inc()
+        try:
+            yield
+        finally:
+            self.in_flight.dec()
+            _current_op.reset(token)
+
+    def observe_request(self, *, appid: str, op: str | None, code: int | None, seconds: float) -> None:
+        tenant = appid if appid in self._tenants else UNKNOWN
+        label = op_label(op)
+        self.requests.labels(tenant=tenant, op=label, code=code_label(code)).inc()
+        self.request_seconds.labels(op=label).observe(seconds)
+        if code is not None and code in SIGNATURE_CODES:
+            self.signature_failures.labels(code=str(code)).inc()
+
+    def observe_v3(self, record: V3CallRecord) -> None:
+        action = record.action if _ACTION.fullmatch(record.action) else UNKNOWN
+        self.v3_seconds.labels(action=action).observe(record.seconds)
+        if record.code:
+            code = record.code if record.code in self._v3_codes else OTHER
+            self.v3_errors.labels(action=action, code=code).inc()
+
+    def observe_score(self, raw: float, calibrated: float) -> None:
+        op = _current_op.get()
+        self.score_raw.labels(op=op).observe(raw)
+        self.score_calibrated.labels(op=op).observe(calibrated)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def observed(calibration: Calibration, observe: Callable[[float, float], None]) -> Calibration:
+    """`calibration` that also reports every (raw v3, calibrated v1) score it converts."""
+    return ObservedCalibration(calibration.points, calibration.match_threshold, observe)
+
+
+class ObservedCalibration(Calibration):
+    """A Calibration reporting each conversion; `is_match` does not report twice."""
+
+    def __init__(
+        self, points: tuple[tuple[float, float], ...], match_threshold: float, observe: Callable[[float, float], None]
+    ) -> None:
+        super().__init__(points, match_threshold)
+        object.__setattr__(self, "_observe", observe)
+
+    def to_v1(self, v3_score: float) -> float:
+        result = Calibration.to_v1(self, v3_score)
+        self._observe(v3_score, result)
+        return result
+
+    def is_match(self, v3_score: float) -> bool:
+        return Calibration.to_v1(self, v3_score) >= self.match_threshold
+
+    _observe: Callable[[float, float], None]
