@@ -33,7 +33,7 @@ def op_label(op: str | None) -> str:
 
 
 def code_label(code: int | None) -> str:
-    return str(code) if code is not None and code in V1_ERROR_CODES else OTHER
+    return str(code) if code is not None and (code == 0 or code in V1_ERROR_CODES) else OTHER
 
 
 class Metrics:
