@@ -1,0 +1,1 @@
+"""Checks of the deploy/ files: image, compose and Kubernetes manifests, parsed without a Docker engine."""
