@@ -24,6 +24,8 @@ from proxy.settings import Settings, SettingsError, Tls, config_path, load_setti
 
 log = structlog.get_logger("proxy.serve")
 
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
 HELP = "run the proxy (config from --config or $V1PROXY_CONFIG)"
 
 
@@ -83,6 +85,8 @@ async def serve(
         loop.add_signal_handler(signal.SIGTERM, stop.set)
         loop.add_signal_handler(signal.SIGINT, stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: reload_config(app, path))
+        # a worker is forked with these blocked (see supervise): deliver them now that they are handled
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
         await stop.wait()
         log.info("drain.start", grace_s=settings.drain.grace_s, pid=os.getpid())
         admin[ADMIN_STATE].draining = True
@@ -104,7 +108,6 @@ def _reserve(host: str, port: int) -> tuple[socket.socket, int]:
 
 
 def _worker(settings: Settings, path: str, ports: tuple[int, int], ready: Connection) -> None:
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)  # the event loop installs its own handlers
     sys.exit(asyncio.run(serve(settings, path, ports=ports, reuse_port=True, ready=ready)))
 
 
@@ -112,7 +115,7 @@ def supervise(settings: Settings, path: str, workers: int) -> int:
     """Fork `workers` processes sharing both ports; forward SIGTERM/SIGINT/SIGHUP; 0 when all exit 0."""
     listen_sock, listen_port = _reserve(settings.listen.host, settings.listen.port)
     admin_sock, admin_port = _reserve(settings.admin.host, settings.admin.port)
-    forwarded = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    forwarded = SIGNALS
     blocked = signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)  # until children exist
     ctx = multiprocessing.get_context("fork")
     procs = []

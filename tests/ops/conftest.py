@@ -113,16 +113,27 @@ def start_proxy(config_path: Path, stderr_path: Path, *extra_args: str) -> Proxy
     return Proxy(proc, url, admin)
 
 
-@pytest.fixture
-def emulator(tmp_path: Path) -> Iterator[str]:
+def _emulator(tmp_path: Path, latency_ms: int) -> Iterator[str]:
     proc = spawn(
-        ["emulator", "--port", "0", "--latency-ms", "800", "--secret-id", DEMO_V3_ID, "--secret-key", DEMO_V3_KEY],
+        ["emulator", "--port", "0", "--latency-ms", str(latency_ms), "--secret-id", DEMO_V3_ID,
+         "--secret-key", DEMO_V3_KEY],
         tmp_path / "emulator.log",
     )
     try:
         yield proc.wait_for(r"emulator listening on (http://\S+)").group(1)
     finally:
         proc.stop()
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[str]:
+    """A slow emulator process (800 ms per v3 call): requests stay in flight long enough to signal."""
+    yield from _emulator(tmp_path, 800)
+
+
+@pytest.fixture
+def fast_emulator(tmp_path: Path) -> Iterator[str]:
+    yield from _emulator(tmp_path, 0)
 
 
 @pytest.fixture
