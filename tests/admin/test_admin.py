@@ -166,3 +166,41 @@ async def test_x_request_id_is_kept_when_sane_and_replaced_otherwise(stack: Stac
                 assert echoed != bad and len(echoed) == 32
         async with http.post(f"{stack.proxy_url}/nowhere", data=b"", headers={"X-Request-Id": "r-404"}) as resp:
             assert resp.headers["X-Request-Id"] == "r-404"
+
+
+async def test_readyz_upstream_check_is_cached(tmp_path: Path, aiohttp_client: AiohttpClient) -> None:
+    def settings_for(url: str) -> Settings:
+        return parse_settings(
+            {
+                "listen": {"host": "127.0.0.1", "port": 0},
+                "admin": {"upstream_check_s": 60},
+                "upstream": {"endpoint": url, "secret_id": DEMO_V3_ID, "secret_key": DEMO_V3_KEY},
+                "tenants": [{"appid": TENANT[0], "legacy_keys": [{"secret_id": TENANT[1], "secret_key": TENANT[2]}]}],
+                "store": {"url": "sqlite://:memory:"},
+            }
+        )
+
+    running = await start_stack(store_url="sqlite://:memory:", settings_for=settings_for)
+    try:
+        admin = await aiohttp_client(create_admin_app(running.proxy.app))
+        for _ in range(3):
+            body = await (await admin.get("/readyz")).json()
+            assert {c["name"]: c["ok"] for c in body["checks"]}["upstream"] is True
+        text = await (await admin.get("/metrics")).text()
+        assert samples(text, "v1proxy_v3_call_seconds_count")[(("action", "GetGroupList"),)] == 1
+    finally:
+        await running.close()
+
+
+def test_admin_port_must_differ_from_the_legacy_port() -> None:
+    from proxy.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=r"admin\.port different from listen\.port"):
+        parse_settings(
+            {
+                "listen": {"port": 8080},
+                "admin": {"port": 8080},
+                "upstream": {"secret_id": "a", "secret_key": "b"},
+                "tenants": [{"appid": "1", "legacy_keys": [{"secret_id": "x", "secret_key": "y"}]}],
+            }
+        )
