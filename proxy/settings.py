@@ -203,7 +203,7 @@ class Logging(_Frozen):
 class Admin(_Frozen):
     # health, readiness, metrics and reload; never the legacy port
     host: str = "127.0.0.1"
-    port: int = Field(8081, ge=0, le=65535)
+    port: int = Field(9100, ge=0, le=65535)
     # /readyz also asks v3 (a cheap call) at most this often; 0: never (readiness = local checks)
     upstream_check_s: float = Field(0, ge=0)
 
