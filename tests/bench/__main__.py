@@ -182,6 +182,7 @@ class Bench:
                         }
                     ],
                     "store": {"url": f"sqlite:///{store}"},
+                    "admin": {"host": "127.0.0.1", "port": free_port()},
                     "logging": {"format": "json", "level": "warning"},
                 }
             ).encode(),
@@ -387,9 +388,15 @@ class Bench:
             for workers in (1, 2):
                 proxy = self.proxy(emulator.url, workers=workers, core=None)
                 try:
-                    r = self.load(w, "proxy", proxy.url, [], mode="closed", concurrency=64)
+                    pids = [proxy.pid] if workers == 1 else children(proxy.pid)
+                    r = self.load(w, "proxy", proxy.url, pids, mode="closed", concurrency=64)
                     out[str(workers)] = r["throughput"]
-                    print(f"  workers {workers}: {r['throughput']:.1f} req/s, errors {r['errors']}", flush=True)
+                    out[f"cpu_us_per_req_{workers}"] = r.get("cpu_us_per_req")
+                    print(
+                        f"  workers {workers}: {r['throughput']:.1f} req/s, cpu/req {r.get('cpu_us_per_req', 0):.0f}"
+                        f" µs, errors {r['errors']}",
+                        flush=True,
+                    )
                 finally:
                     proxy.stop()
             self.results["workers"] = out
