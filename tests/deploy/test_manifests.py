@@ -146,6 +146,11 @@ def dockerfile_uid() -> int:
     return int(uid)
 
 
+def dockerfile_gid() -> int:
+    user = only(final_stage(), "USER")[-1]
+    return int(user.partition(":")[2])
+
+
 def dockerfile_expose() -> set[int]:
     return {int(p.split("/")[0]) for args in only(final_stage(), "EXPOSE") for p in args.split()}
 
@@ -617,7 +622,10 @@ def test_k8s_proxy_runs_non_root_read_only_with_writable_state(mode: str) -> Non
     volumes = {v["name"]: v for v in pod["volumes"]}
     mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
     state_dir = str(PurePosixPath(sqlite_path(raw_config(mode)["store"]["url"])).parent)
-    assert "emptyDir" in volumes[mounts[state_dir]]
+    state = volumes[mounts[state_dir]]
+    # sidecar: one pod per app, emptyDir; gateway: a PersistentVolumeClaim (test_gateway_store_*)
+    assert ("emptyDir" in state) if mode == "sidecar" else ("persistentVolumeClaim" in state)
+    assert pod.get("securityContext", {}).get("fsGroup") == dockerfile_gid(), "the volume must be writable"
     assert "emptyDir" in volumes[mounts["/tmp"]]
     resources = container["resources"]
     assert resources["requests"]["cpu"] and resources["requests"]["memory"] and resources["limits"]["memory"]
@@ -653,18 +661,36 @@ def test_sidecar_starts_before_and_stops_after_the_app() -> None:
     )
 
 
-def test_gateway_is_highly_available() -> None:
+def test_gateway_pdb_covers_the_pods_without_blocking_drains() -> None:
     deployment = one("gateway", "Deployment")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
-    assert deployment["spec"]["replicas"] >= 2
     assert selector_matches(deployment["spec"]["selector"]["matchLabels"], labels)
     pdb = one("gateway", "PodDisruptionBudget")
     assert selector_matches(pdb["spec"]["selector"]["matchLabels"], labels)
+    # a budget that allows no eviction would make every node drain hang
     assert pdb["spec"].get("minAvailable", 0) < deployment["spec"]["replicas"] or "maxUnavailable" in pdb["spec"]
-    hpa = one("gateway", "HorizontalPodAutoscaler")
-    target = hpa["spec"]["scaleTargetRef"]
-    assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
-    assert hpa["spec"]["minReplicas"] >= 2
+    assert pdb["spec"].get("maxUnavailable", 1) >= 1
+
+
+def test_gateway_store_is_one_writer_on_a_persistent_volume_while_it_is_sqlite() -> None:
+    """SQLite cannot be shared: a second replica would keep its own store (writes lost to the others)."""
+    url = raw_config("gateway")["store"]["url"]
+    assert urlsplit(url).scheme == "sqlite", "shared store backend: revisit replicas, strategy and this test"
+    state_dir = str(PurePosixPath(sqlite_path(url)).parent)
+    assert state_dir == "/var/lib/v1proxy"
+    deployment = one("gateway", "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}  # never two pods on the volume
+    assert not [d for d in k8s_docs("gateway") if d["kind"] == "HorizontalPodAutoscaler"]
+    mounts = {m["mountPath"]: m for m in proxy_container("gateway")["volumeMounts"]}
+    assert not mounts[state_dir].get("readOnly", False)
+    volumes = {v["name"]: v for v in pod_spec("gateway")["volumes"]}
+    volume = volumes[mounts[state_dir]["name"]]
+    assert set(volume) == {"name", "persistentVolumeClaim"}, "the store must not be an emptyDir"
+    claims = {d["metadata"]["name"]: d for d in k8s_docs("gateway") if d["kind"] == "PersistentVolumeClaim"}
+    claim = claims[volume["persistentVolumeClaim"]["claimName"]]
+    assert claim["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim["spec"]["resources"]["requests"]["storage"]
 
 
 def test_gateway_service_sends_the_sdk_port_to_the_v1_listener_only() -> None:
