@@ -75,5 +75,9 @@ class Scope:
         except IdTooLong:
             raise V1Error(-1304, f"id too long for v3 once encoded: {v1_id[:40]!r}") from None
 
+    def writer_key(self, v3_person_id: str) -> str:
+        """The key writes to one person are serialised under (see PersonLocks)."""
+        return f"{self.store_key}\x00{v3_person_id}"
+
     def v1_id(self, v3_id: str) -> str | None:
         return decode_id(self.namespace, v3_id)

@@ -55,7 +55,7 @@ async def addface(call: V1Call, services: Services) -> AddFaceResult:
     added: list[tuple[str, dict[str, Any]]] = []
     ret_codes: list[int] = []
     session_id = ""
-    async with services.locks.hold(scope.store_key + "\x00" + person):
+    async with services.locks.hold(scope.writer_key(person)):
         for start in range(0, len(req.images), CREATE_FACE_BATCH):
             batch = req.images[start : start + CREATE_FACE_BATCH]
             try:
@@ -129,7 +129,7 @@ async def delface(call: V1Call, services: Services) -> DelFaceResult:
     assert isinstance(req, DelFace)
     scope = Scope.of(call.target, services)
     person = scope.v3_id(req.person_id)
-    async with services.locks.hold(scope.store_key + "\x00" + person):
+    async with services.locks.hold(scope.writer_key(person)):
         reply = await services.v3.call("DeleteFace", {"PersonId": person, "FaceIds": list(req.face_ids)})
         deleted = tuple(str(f) for f in reply.data.get("SucFaceIds") or [])
         await services.store.delete_faces(scope.store_key, deleted)

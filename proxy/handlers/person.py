@@ -46,7 +46,7 @@ async def newperson(call: V1Call, services: Services) -> NewPersonResult:
         params.update(image_params(req.image.url, req.image.data))
         params["UniquePersonControl"] = 0
 
-    async with services.locks.hold(scope.store_key + "\x00" + person):
+    async with services.locks.hold(scope.writer_key(person)):
         attributes = (
             asyncio.ensure_future(capture_attributes(services, req.image))
             if has_image and services.capture_face_attributes
@@ -108,7 +108,7 @@ async def delperson(call: V1Call, services: Services) -> DelPersonResult:
     assert isinstance(req, DelPerson)
     scope = Scope.of(call.target, services)
     person = scope.v3_id(req.person_id)
-    async with services.locks.hold(scope.store_key + "\x00" + person):
+    async with services.locks.hold(scope.writer_key(person)):
         try:
             reply = await services.v3.call("DeletePerson", {"PersonId": person})
         finally:
