@@ -167,7 +167,11 @@ async def access_log(request: web.Request, handler: RequestHandler) -> web.Strea
 
 
 def build_runtime(
-    settings: Settings, *, session: aiohttp.ClientSession, store: FaceStore, metrics: Metrics,
+    settings: Settings,
+    *,
+    session: aiohttp.ClientSession,
+    store: FaceStore,
+    metrics: Metrics,
     previous: Runtime | None = None,
 ) -> Runtime:
     """The runtime for `settings` on an open session and store; ValueError if the settings cannot work."""

@@ -64,9 +64,7 @@ def _resolve_secrets(
             continue
         if not given:
             if name in required:
-                problems.append(
-                    Problem(f"{path}.{name}", f"one of {name}, {name}_env, {name}_file", "(missing)")
-                )
+                problems.append(Problem(f"{path}.{name}", f"one of {name}, {name}_env, {name}_file", "(missing)"))
             continue
         key = given[0]
         source = out.pop(key)
@@ -107,9 +105,7 @@ def _resolve_all_secrets(data: Mapping[str, Any], problems: list[Problem]) -> di
             if isinstance(tenant, Mapping) and isinstance(tenant.get("legacy_keys"), list):
                 tenant = dict(tenant)
                 tenant["legacy_keys"] = [
-                    _resolve_secrets(
-                        key, f"tenants.{i}.legacy_keys.{j}", ("secret_key",), ("secret_key",), problems
-                    )
+                    _resolve_secrets(key, f"tenants.{i}.legacy_keys.{j}", ("secret_key",), ("secret_key",), problems)
                     for j, key in enumerate(tenant["legacy_keys"])
                 ]
             resolved.append(tenant)

@@ -50,7 +50,10 @@ class Metrics:
         )
         self.in_flight = Gauge("v1proxy_requests_in_flight", "v1 requests being served", registry=r)
         self.v3_seconds = Histogram(
-            "v1proxy_v3_call_seconds", "latency of each v3 call, by action", ("action",), buckets=LATENCY_BUCKETS,
+            "v1proxy_v3_call_seconds",
+            "latency of each v3 call, by action",
+            ("action",),
+            buckets=LATENCY_BUCKETS,
             registry=r,
         )
         self.v3_errors = Counter(

@@ -205,9 +205,7 @@ async def create_person(ctx: ActionContext, p: Params) -> dict[str, Any]:
                 "FaceModelVersion": group.face_model_version,
             }
     state.group(group.group_id)  # the group may have gone while the image downloaded
-    _, record = state.add_person(
-        group, person_id, name, p.opt_int("Gender", 0), descriptions, face, photo.image
-    )
+    _, record = state.add_person(group, person_id, name, p.opt_int("Gender", 0), descriptions, face, photo.image)
     return {
         "FaceId": record.face_id,
         "FaceRect": face_rect(face.box),
@@ -243,9 +241,7 @@ async def modify_person_base_info(ctx: ActionContext, p: Params) -> dict[str, An
 
 
 async def get_person_group_info(ctx: ActionContext, p: Params) -> dict[str, Any]:
-    page, total = ctx.state.person_groups_page(
-        p.req_str("PersonId"), p.opt_int("Offset", 0), p.opt_int("Limit", 10)
-    )
+    page, total = ctx.state.person_groups_page(p.req_str("PersonId"), p.opt_int("Offset", 0), p.opt_int("Limit", 10))
     return {
         "PersonGroupInfos": [{"GroupId": g, "PersonExDescriptions": list(d)} for g, d in page],
         "GroupNum": total,
@@ -576,9 +572,7 @@ ACTIONS: dict[str, Action] = {
             "NeedRotateDetection",
         ),
     ),
-    "AnalyzeFace": Action(
-        analyze_face, _names("Mode", "Image", "Url", "FaceModelVersion", "NeedRotateDetection")
-    ),
+    "AnalyzeFace": Action(analyze_face, _names("Mode", "Image", "Url", "FaceModelVersion", "NeedRotateDetection")),
     "CompareFace": Action(
         compare_face,
         _names(

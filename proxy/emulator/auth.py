@@ -105,7 +105,5 @@ def verify(
         to_sign = signer.string_to_sign(timestamp=timestamp, service=service, canonical=canonical)
         expected = hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
     if not expected or not hmac.compare_digest(expected, received):
-        raise EmulatorError(
-            "AuthFailure.SignatureFailure", "The provided credentials could not be validated."
-        )
+        raise EmulatorError("AuthFailure.SignatureFailure", "The provided credentials could not be validated.")
     return secret_id

@@ -17,15 +17,9 @@ HELP = "Run a local emulator of Tencent Cloud IAI v3 (2020-03-03) for tests, dem
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=9000, help="0 picks a free port")
-    parser.add_argument(
-        "--secret-id", action="append", default=[], help="repeatable; pairs with --secret-key"
-    )
-    parser.add_argument(
-        "--secret-key", action="append", default=[], help="repeatable; pairs with --secret-id"
-    )
-    parser.add_argument(
-        "--state", type=Path, default=None, help="keep state in this JSON file across restarts"
-    )
+    parser.add_argument("--secret-id", action="append", default=[], help="repeatable; pairs with --secret-key")
+    parser.add_argument("--secret-key", action="append", default=[], help="repeatable; pairs with --secret-id")
+    parser.add_argument("--state", type=Path, default=None, help="keep state in this JSON file across restarts")
     parser.add_argument("--save-interval", type=float, default=0.0, help="also save --state every N seconds")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     parser.add_argument("--jitter-ms", type=float, default=0.0, help="random extra latency, up to N ms")

@@ -39,6 +39,4 @@ async def fetch_image(
     except EmulatorError:
         raise
     except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
-        raise failed(
-            "ImageDownloadError", f"The image could not be downloaded ({type(exc).__name__})."
-        ) from None
+        raise failed("ImageDownloadError", f"The image could not be downloaded ({type(exc).__name__}).") from None

@@ -243,9 +243,7 @@ def _candidate_boxes(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
     gh, gw = h // cell, w // cell
     if gh < 4 or gw < 4:
         return []
-    blocks = np.asarray(
-        Image.fromarray(rgb[: gh * cell, : gw * cell], "RGB").resize((gw, gh), Image.Resampling.BOX)
-    )
+    blocks = np.asarray(Image.fromarray(rgb[: gh * cell, : gw * cell], "RGB").resize((gw, gh), Image.Resampling.BOX))
     grid = _skin_mask(blocks)
     boxes: list[tuple[int, int, int, int]] = []
     for cells in _components(grid):
@@ -312,9 +310,11 @@ def _measure(image: DecodedImage, box: tuple[int, int, int, int]) -> Face:
     mean_skin = skin_rgb.mean(axis=0)
     skin_luma = max(1.0, float(_luma(mean_skin)))
 
-    crop = Image.fromarray(np.clip(luma, 0, 255).astype(np.uint8), "L").resize(
-        (_DESC_W, _DESC_H), Image.Resampling.BOX
-    ).filter(ImageFilter.GaussianBlur(1))
+    crop = (
+        Image.fromarray(np.clip(luma, 0, 255).astype(np.uint8), "L")
+        .resize((_DESC_W, _DESC_H), Image.Resampling.BOX)
+        .filter(ImageFilter.GaussianBlur(1))
+    )
     desc = np.asarray(crop, dtype=np.float64)
     inside = desc[_ELLIPSE]
     norm = (desc - inside.mean()) / max(inside.std(), 1e-6)
@@ -323,16 +323,12 @@ def _measure(image: DecodedImage, box: tuple[int, int, int, int]) -> Face:
     bw, bh = x1 - x0, y1 - y0
     aspect = bh / bw
     chroma = mean_skin / max(float(mean_skin.sum()), 1.0)
-    embedding = np.concatenate(
-        [norm.ravel(), [aspect * _ASPECT_WEIGHT], chroma[:2] * _CHROMA_WEIGHTS]
-    )
+    embedding = np.concatenate([norm.ravel(), [aspect * _ASPECT_WEIGHT], chroma[:2] * _CHROMA_WEIGHTS])
 
     to_orig = 1.0 / image.scale
     face_box = _clip_box(x0 * to_orig, y0 * to_orig, bw * to_orig, bh * to_orig, image.width, image.height)
     marks = _landmarks(luma, skin_luma)
-    landmarks = Landmarks(*(
-        (round((x0 + fx * bw) * to_orig), round((y0 + fy * bh) * to_orig)) for fx, fy in marks
-    ))
+    landmarks = Landmarks(*((round((x0 + fx * bw) * to_orig), round((y0 + fy * bh) * to_orig)) for fx, fy in marks))
     return Face(
         box=face_box,
         embedding=tuple(np.round(embedding, 6).tolist()),
@@ -347,11 +343,16 @@ def _clip_box(x: float, y: float, w: float, h: float, width: int, height: int) -
     return FaceBox(bx, by, max(1, min(width - bx, round(w))), max(1, min(height - by, round(h))))
 
 
-def _dark_centroid(luma: np.ndarray, fx0: float, fx1: float, fy0: float, fy1: float,
-                   threshold: float) -> tuple[float, float]:
+def _dark_centroid(
+    luma: np.ndarray, fx0: float, fx1: float, fy0: float, fy1: float, threshold: float
+) -> tuple[float, float]:
     h, w = luma.shape
-    ya, yb, xa, xb = int(fy0 * h), max(int(fy0 * h) + 1, int(fy1 * h)), int(fx0 * w), max(
-        int(fx0 * w) + 1, int(fx1 * w))
+    ya, yb, xa, xb = (
+        int(fy0 * h),
+        max(int(fy0 * h) + 1, int(fy1 * h)),
+        int(fx0 * w),
+        max(int(fx0 * w) + 1, int(fx1 * w)),
+    )
     region = luma[ya:yb, xa:xb]
     ys, xs = np.nonzero(region < threshold)
     if len(xs) == 0:
@@ -378,22 +379,30 @@ def _clamp(v: float, lo: int, hi: int) -> int:
     return max(lo, min(hi, round(v)))
 
 
-def _attributes(rgb: np.ndarray, box: tuple[int, int, int, int], face_rgb: np.ndarray, luma: np.ndarray,
-                skin_luma: float, aspect: float, chroma: np.ndarray,
-                marks: list[tuple[float, float]]) -> FaceAttributes:
+def _attributes(
+    rgb: np.ndarray,
+    box: tuple[int, int, int, int],
+    face_rgb: np.ndarray,
+    luma: np.ndarray,
+    skin_luma: float,
+    aspect: float,
+    chroma: np.ndarray,
+    marks: list[tuple[float, float]],
+) -> FaceAttributes:
     x0, y0, x1, y1 = box
     h, w = luma.shape
     # Lipstick-red pixels in the lower face -> "female".
-    lower = face_rgb[int(0.6 * h): int(0.92 * h), int(0.15 * w): int(0.85 * w)]
+    lower = face_rgb[int(0.6 * h) : int(0.92 * h), int(0.15 * w) : int(0.85 * w)]
     red = float(((lower[..., 0] - lower[..., 1]) > 90).mean()) if lower.size else 0.0
-    gender = _clamp(12 + 20 * (1 - min(1.0, red * 40)), 0, 100) if red > 0.004 else _clamp(
-        88 - 30 * (aspect - 1.1), 50, 100)
+    gender = (
+        _clamp(12 + 20 * (1 - min(1.0, red * 40)), 0, 100) if red > 0.004 else _clamp(88 - 30 * (aspect - 1.1), 50, 100)
+    )
     # A dark bridge between the eyes -> glasses.
-    band = luma[int(0.28 * h): int(0.56 * h), int(0.46 * w): max(int(0.46 * w) + 1, int(0.54 * w))]
+    band = luma[int(0.28 * h) : int(0.56 * h), int(0.46 * w) : max(int(0.46 * w) + 1, int(0.54 * w))]
     glass = bool(band.size) and float(band.mean(axis=1).min()) < skin_luma * 0.45
     # Hair just above the face, relative to skin (so lighting cancels): grey hair reads older.
     hy0, hy1 = max(0, y0 - max(2, (y1 - y0) // 12)), max(0, y0 - 1)
-    hair_patch = rgb[hy0:hy1, x0 + (x1 - x0) // 3: x1 - (x1 - x0) // 3].astype(np.float32)
+    hair_patch = rgb[hy0:hy1, x0 + (x1 - x0) // 3 : x1 - (x1 - x0) // 3].astype(np.float32)
     hair_ratio = float(_luma(hair_patch).mean()) / skin_luma if hair_patch.size else 0.5
     age = _clamp(20 + 50 * min(1.0, hair_ratio / 1.4) + 10 * (aspect - 1.1), 16, 90)
     hair_color = 0 if hair_ratio < 0.35 else 2 if hair_ratio < 0.7 else 3
@@ -404,8 +413,17 @@ def _attributes(rgb: np.ndarray, box: tuple[int, int, int, int], face_rgb: np.nd
     expression = _clamp((mr - ml - 0.25) * 220, 0, 100)
     beauty = _clamp(55 + 300 * (float(chroma[0]) - 0.4) - 20 * abs(aspect - 1.3), 0, 100)
     return FaceAttributes(
-        gender=gender, age=age, expression=expression, glass=glass, beauty=beauty,
-        pitch=pitch, yaw=yaw, roll=roll, hat=False, mask=False, eye_open=True,
+        gender=gender,
+        age=age,
+        expression=expression,
+        glass=glass,
+        beauty=beauty,
+        pitch=pitch,
+        yaw=yaw,
+        roll=roll,
+        hat=False,
+        mask=False,
+        eye_open=True,
         hair=HairAttributes(length=3 if gender < 50 else 1, bang=1, color=hair_color),
     )
 
@@ -434,7 +452,17 @@ def embeddings_matrix(faces: Sequence[Face]) -> np.ndarray:
 
 
 __all__ = [
-    "MODEL_NOTICE", "Face", "FaceAttributes", "FaceBox", "FaceCompleteness", "FaceModel", "FaceQuality",
-    "HairAttributes", "ImageAnalysis", "Landmarks", "NoFaceFound", "embeddings_matrix",
+    "MODEL_NOTICE",
+    "Face",
+    "FaceAttributes",
+    "FaceBox",
+    "FaceCompleteness",
+    "FaceModel",
+    "FaceQuality",
+    "HairAttributes",
+    "ImageAnalysis",
+    "Landmarks",
+    "NoFaceFound",
+    "embeddings_matrix",
     "score_embeddings",
 ]

@@ -40,8 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--subjects", type=_positive, default=4, help="number of people (default 4)")
     parser.add_argument("--photos", type=_positive, default=3, help="photos per person (default 3)")
     parser.add_argument("--format", choices=_EXTENSIONS, default="jpg", help="image format (default jpg)")
-    parser.add_argument("--size", type=_size, default=(480, 640), metavar="WxH",
-                        help="image size in pixels (default 480x640)")
+    parser.add_argument(
+        "--size", type=_size, default=(480, 640), metavar="WxH", help="image size in pixels (default 480x640)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     fmt: str = args.format
     width, height = args.size
     if max(width, height) > _MAX_SIDE[fmt]:
-        return _usage_error(f"--size {width}x{height}: v3 accepts {fmt} images up to "
-                            f"{_MAX_SIDE[fmt]} pixels on the long side")
+        return _usage_error(
+            f"--size {width}x{height}: v3 accepts {fmt} images up to {_MAX_SIDE[fmt]} pixels on the long side"
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
         for subject in range(args.subjects):
@@ -60,8 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _usage_error(f"--out {out}: cannot write there: {exc.strerror or exc}")
     total = args.subjects * args.photos
-    print(f"wrote {total} {fmt} photos ({args.subjects} subjects x {args.photos} photos, "
-          f"{width}x{height}) to {out}")
+    print(f"wrote {total} {fmt} photos ({args.subjects} subjects x {args.photos} photos, {width}x{height}) to {out}")
     return 0
 
 

@@ -84,8 +84,9 @@ def open_image(data: bytes) -> DecodedImage:
             long_side = max(width, height)
             if long_side > WORKING_LONG_SIDE:
                 if fmt == "JPEG":  # let libjpeg decode at 1/2, 1/4 or 1/8 size: much cheaper
-                    opened.draft("RGB", (width * WORKING_LONG_SIDE // long_side,
-                                      height * WORKING_LONG_SIDE // long_side))
+                    opened.draft(
+                        "RGB", (width * WORKING_LONG_SIDE // long_side, height * WORKING_LONG_SIDE // long_side)
+                    )
                 img = opened.convert("RGB")
                 factor = math.ceil(max(img.size) / WORKING_LONG_SIDE)
                 if factor > 1:
@@ -96,8 +97,15 @@ def open_image(data: bytes) -> DecodedImage:
             rgb = np.asarray(img, dtype=np.uint8)
     except ImageRejected:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError,
-            Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        EOFError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+    ) as exc:
         raise ImageRejected(IMAGE_DECODE_FAILED, "The image could not be decoded.") from exc
     return DecodedImage(format=fmt, width=width, height=height, rgb=rgb, scale=scale)
 

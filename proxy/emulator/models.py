@@ -106,9 +106,7 @@ def check_group_ex_descriptions(names: list[str]) -> None:
         if not name.strip():
             raise invalid_value("GroupExDescriptionsNameIllegal", "A GroupExDescription must not be empty.")
         if len(name) > MAX_GROUP_EX_DESCRIPTION:
-            raise invalid_value(
-                "GroupExDescriptionsNameTooLong", "A GroupExDescription is at most 30 characters."
-            )
+            raise invalid_value("GroupExDescriptionsNameTooLong", "A GroupExDescription is at most 30 characters.")
     if len(set(names)) != len(names):
         raise invalid_value("GroupExDescriptionsNameIdentical", "GroupExDescriptions must be distinct.")
 
@@ -152,9 +150,7 @@ class EmulatorState:
                 return face_id
 
     # ---- groups --------------------------------------------------------------------------
-    def create_group(
-        self, group_id: str, name: str, ex_descriptions: list[str], tag: str, version: str
-    ) -> GroupRecord:
+    def create_group(self, group_id: str, name: str, ex_descriptions: list[str], tag: str, version: str) -> GroupRecord:
         check_id(group_id, kind="Group")
         check_group_name(name)
         check_group_ex_descriptions(ex_descriptions)
@@ -193,9 +189,7 @@ class EmulatorState:
             elif index == len(new_descriptions):
                 new_descriptions.append(text)
             else:
-                raise invalid_value(
-                    "GroupExDescriptionsExceed", f"GroupExDescriptionIndex {index} is out of range."
-                )
+                raise invalid_value("GroupExDescriptionsExceed", f"GroupExDescriptionIndex {index} is out of range.")
         check_group_ex_descriptions(new_descriptions)
         added = len(new_descriptions) - len(record.ex_descriptions)
         record.ex_descriptions = new_descriptions
@@ -272,9 +266,7 @@ class EmulatorState:
         if person_id in self.persons:  # re-checked: the image was analysed since check_new_person
             raise invalid_value("PersonIdAlreadyExist", f"The person {person_id!r} already exists.")
         face_record = FaceRecord(self.new_face_id(), face, image)
-        person = PersonRecord(
-            person_id, name, gender, now_ms(), [face_record], {group.group_id: descriptions}
-        )
+        person = PersonRecord(person_id, name, gender, now_ms(), [face_record], {group.group_id: descriptions})
         self.persons[person_id] = person
         group.members[person_id] = None
         return person, face_record
@@ -337,9 +329,7 @@ class EmulatorState:
             raise failed("GroupPersonMapNotExist", f"The person {person_id!r} is not in {group_id!r}.")
         person.groups[group_id] = self.person_ex_descriptions(group, infos, person.groups[group_id])
 
-    def person_groups_page(
-        self, person_id: str, offset: int, limit: int
-    ) -> tuple[list[tuple[str, list[str]]], int]:
+    def person_groups_page(self, person_id: str, offset: int, limit: int) -> tuple[list[tuple[str, list[str]]], int]:
         check_offset_limit(offset, limit, 100)
         person = self.person(person_id)
         items = list(person.groups.items())
@@ -407,9 +397,7 @@ class EmulatorState:
             raise invalid_value("GroupIdsExceed", "At most 100 GroupIds.")
         groups = [self.group(g) for g in dict.fromkeys(group_ids)]
         if len({g.face_model_version for g in groups}) > 1:
-            raise failed(
-                "AcrossVersionsError", "Groups of different FaceModelVersion cannot be searched together."
-            )
+            raise failed("AcrossVersionsError", "Groups of different FaceModelVersion cannot be searched together.")
         return groups
 
     def members(self, groups: Iterable[GroupRecord]) -> list[PersonRecord]:

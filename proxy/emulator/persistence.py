@@ -37,9 +37,7 @@ def dump(state: EmulatorState) -> dict[str, Any]:
                 "Gender": p.gender,
                 "Created": p.created_ms,
                 "Groups": p.groups,
-                "Faces": [
-                    {"FaceId": f.face_id, "Image": base64.b64encode(f.image).decode("ascii")} for f in p.faces
-                ],
+                "Faces": [{"FaceId": f.face_id, "Image": base64.b64encode(f.image).decode("ascii")} for f in p.faces],
             }
             for p in state.persons.values()
         ],

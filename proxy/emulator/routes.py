@@ -49,14 +49,10 @@ async def _serve(request: web.Request, emulator: Emulator, body: bytes, ctx: Act
             raise EmulatorError("InvalidAction", f"The action `{action_name}` is not found.")
         version = headers.get("X-TC-Version")
         if version != API_VERSION:
-            raise EmulatorError(
-                "NoSuchVersion", f"The API version `{version}` of `{action_name}` is not found."
-            )
+            raise EmulatorError("NoSuchVersion", f"The API version `{version}` of `{action_name}` is not found.")
         content_type = headers.get("Content-Type", "")
         if not content_type.startswith("application/json"):
-            raise EmulatorError(
-                "InvalidParameter", "The emulator accepts only Content-Type application/json."
-            )
+            raise EmulatorError("InvalidParameter", "The emulator accepts only Content-Type application/json.")
         params = Params(parse_body(body))
         params.reject_unknown(action.params)
         if not action.waits_itself:

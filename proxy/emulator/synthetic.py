@@ -22,9 +22,18 @@ _LIPS_FEMALE = (196, 44, 64)
 _LIPS_MALE = (150, 92, 84)
 # Backgrounds and clothes: greys, blues, greens — colours the skin test rejects.
 _BACKGROUNDS = (
-    (70, 70, 74), (128, 128, 132), (190, 190, 194), (222, 224, 228),
-    (60, 90, 150), (120, 150, 200), (170, 195, 230), (60, 120, 80),
-    (130, 180, 140), (40, 44, 60), (100, 130, 130), (200, 215, 215),
+    (70, 70, 74),
+    (128, 128, 132),
+    (190, 190, 194),
+    (222, 224, 228),
+    (60, 90, 150),
+    (120, 150, 200),
+    (170, 195, 230),
+    (60, 120, 80),
+    (130, 180, 140),
+    (40, 44, 60),
+    (100, 130, 130),
+    (200, 215, 215),
 )
 _CLOTHES = ((30, 40, 80), (50, 50, 55), (40, 90, 60), (150, 150, 160), (20, 20, 24), (70, 110, 170))
 
@@ -90,12 +99,9 @@ def subject_traits(subject: int) -> SubjectTraits:
         return lo + (hi - lo) * q[k]
 
     t = q[0]
-    skin = tuple(
-        round(a + (b - a) * t + rng.uniform(-4, 4)) for a, b in zip(_LIGHT_SKIN, _DARK_SKIN, strict=True)
-    )
+    skin = tuple(round(a + (b - a) * t + rng.uniform(-4, 4)) for a, b in zip(_LIGHT_SKIN, _DARK_SKIN, strict=True))
     marks = tuple(
-        (rng.uniform(0.25, 0.75), rng.uniform(0.3, 0.85), rng.uniform(0.025, 0.045))
-        for _ in range(rng.randint(0, 3))
+        (rng.uniform(0.25, 0.75), rng.uniform(0.3, 0.85), rng.uniform(0.025, 0.045)) for _ in range(rng.randint(0, 3))
     )
     return SubjectTraits(
         skin=(skin[0], skin[1], skin[2]),
@@ -121,8 +127,17 @@ def shot_params(subject: int, photo: int) -> ShotParams:
     """How photo `photo` of `subject` is framed and exposed, from an RNG keyed by both."""
     rng = random.Random(f"photo:{subject}:{photo}")
     if photo == 0:  # the "enrolment" shot: centred, neutral light
-        return ShotParams(0.42, 0.5, 0.46, 1.0, 2.0, 92, _BACKGROUNDS[subject % 4 + 1],
-                          _BACKGROUNDS[subject % 4 + 1], _CLOTHES[subject % len(_CLOTHES)])
+        return ShotParams(
+            0.42,
+            0.5,
+            0.46,
+            1.0,
+            2.0,
+            92,
+            _BACKGROUNDS[subject % 4 + 1],
+            _BACKGROUNDS[subject % 4 + 1],
+            _CLOTHES[subject % len(_CLOTHES)],
+        )
     top = rng.choice(_BACKGROUNDS)
     return ShotParams(
         face_width=rng.uniform(0.36, 0.50),
@@ -141,8 +156,7 @@ def _scale(color: RGB, k: float) -> RGB:
     return (min(255, round(color[0] * k)), min(255, round(color[1] * k)), min(255, round(color[2] * k)))
 
 
-def draw_face(draw: ImageDraw.ImageDraw, traits: SubjectTraits, cx: float, cy: float, fw: float,
-              clothes: RGB) -> None:
+def draw_face(draw: ImageDraw.ImageDraw, traits: SubjectTraits, cx: float, cy: float, fw: float, clothes: RGB) -> None:
     """Draw one head and shoulders, face box `fw` wide centred at (cx, cy)."""
     fh = fw * traits.aspect
     left, top = cx - fw / 2, cy - fh / 2
@@ -186,8 +200,9 @@ def draw_face(draw: ImageDraw.ImageDraw, traits: SubjectTraits, cx: float, cy: f
     # Mouth.
     mx, my = px(0.5, traits.mouth_y)
     mw, mh = traits.mouth_width * fw, traits.mouth_height * fh
-    draw.ellipse((mx - mw / 2, my - mh / 2, mx + mw / 2, my + mh / 2),
-                 fill=_LIPS_FEMALE if traits.female else _LIPS_MALE)
+    draw.ellipse(
+        (mx - mw / 2, my - mh / 2, mx + mw / 2, my + mh / 2), fill=_LIPS_FEMALE if traits.female else _LIPS_MALE
+    )
     for fx, fy, r in traits.marks:
         mx, my = px(fx, fy)
         draw.ellipse((mx - r * fw / 2, my - r * fw / 2, mx + r * fw / 2, my + r * fw / 2), fill=(70, 45, 35))
@@ -258,8 +273,7 @@ def subject_photo(subject: int, photo: int, *, size: Size = (480, 640), fmt: str
     return encode(subject_image(subject, photo, size), fmt, shot_params(subject, photo).quality)
 
 
-def group_photo(subjects: tuple[int, ...], photo: int = 0, *, size: Size = (960, 640),
-                fmt: str = "jpg") -> bytes:
+def group_photo(subjects: tuple[int, ...], photo: int = 0, *, size: Size = (960, 640), fmt: str = "jpg") -> bytes:
     """Several subjects side by side, the first drawn largest."""
     w, h = size
     shot = shot_params(subjects[0], photo)
@@ -323,8 +337,15 @@ def photo_of_size(subject: int, photo: int, target_bytes: int, *, tolerance: flo
     return best
 
 
-def degraded_photo(subject: int, photo: int = 0, *, size: Size = (480, 640), blur: float = 6.0,
-                   brightness: float = 0.45, fmt: str = "jpg") -> bytes:
+def degraded_photo(
+    subject: int,
+    photo: int = 0,
+    *,
+    size: Size = (480, 640),
+    blur: float = 6.0,
+    brightness: float = 0.45,
+    fmt: str = "jpg",
+) -> bytes:
     """A blurred, dark shot of `subject`: the face is still found, its quality score is low."""
     img = subject_image(subject, photo, size).filter(ImageFilter.GaussianBlur(blur))
     arr = np.asarray(img, dtype=np.float32) * brightness

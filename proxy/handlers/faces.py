@@ -41,9 +41,7 @@ async def capture_attributes(services: Services, image: ImageSource) -> dict[str
     return face_attributes(infos[0]) if infos else NO_ATTRIBUTES
 
 
-def face_record(
-    scope: Scope, face_id: str, person_id: str, tag: str | None, attrs: dict[str, Any]
-) -> FaceRecord:
+def face_record(scope: Scope, face_id: str, person_id: str, tag: str | None, attrs: dict[str, Any]) -> FaceRecord:
     return FaceRecord(namespace=scope.store_key, face_id=face_id, person_id=person_id, tag=tag, **attrs)
 
 

@@ -12,9 +12,7 @@ from proxy.v1.results import GetGroupIdsResult, GetPersonIdsResult
 from proxy.v3.errors import V3Error
 
 # Another request (or proxy instance) created it first: the group exists, which is all we want.
-ALREADY_THERE = frozenset(
-    {"InvalidParameterValue.GroupIdAlreadyExist", "InvalidParameterValue.GroupNameAlreadyExist"}
-)
+ALREADY_THERE = frozenset({"InvalidParameterValue.GroupIdAlreadyExist", "InvalidParameterValue.GroupNameAlreadyExist"})
 LIST_PAGE = 1000  # GetGroupList / GetPersonList Limit maximum
 
 
@@ -54,9 +52,7 @@ async def getpersonids(call: V1Call, services: Services) -> GetPersonIdsResult:
     person_ids: list[str] = []
     offset, session_id = 0, ""
     while True:
-        reply = await services.v3.call(
-            "GetPersonList", {"GroupId": group, "Offset": offset, "Limit": LIST_PAGE}
-        )
+        reply = await services.v3.call("GetPersonList", {"GroupId": group, "Offset": offset, "Limit": LIST_PAGE})
         session_id = session_id or reply.request_id
         page = reply.data.get("PersonInfos") or []
         person_ids += [p for p in (scope.v1_id(str(info["PersonId"])) for info in page) if p is not None]

@@ -55,14 +55,10 @@ async def newperson(call: V1Call, services: Services) -> NewPersonResult:
         try:
             reply = await _create_person(services, params)
             # the person's name and tag live in the store: v3 cannot hold every v1 name, nor a tag
-            await services.store.put_person(
-                PersonRecord(scope.store_key, req.person_id, req.person_name, req.tag)
-            )
+            await services.store.put_person(PersonRecord(scope.store_key, req.person_id, req.person_name, req.tag))
             face_id = str(reply.data.get("FaceId") or "")
             if face_id and attributes is not None:
-                await services.store.put_faces(
-                    [face_record(scope, face_id, req.person_id, req.tag, await attributes)]
-                )
+                await services.store.put_faces([face_record(scope, face_id, req.person_id, req.tag, await attributes)])
         finally:
             if attributes is not None and not attributes.done():
                 attributes.cancel()

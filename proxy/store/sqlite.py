@@ -154,9 +154,7 @@ class SqliteFaceStore:
             await db.executemany(_INSERT_FACE, rows)
 
     async def get_face(self, namespace: str, face_id: str) -> FaceRecord | None:
-        rows = await self._fetchall(
-            _SELECT_FACES + "= ?", (namespace, face_id)
-        )
+        rows = await self._fetchall(_SELECT_FACES + "= ?", (namespace, face_id))
         return _face_record(rows[0]) if rows else None
 
     async def get_faces(self, namespace: str, face_ids: Sequence[str]) -> Mapping[str, FaceRecord]:

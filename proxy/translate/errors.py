@@ -154,9 +154,7 @@ class ErrorMap:
             raise ErrorMapError(f"error map: expected a mapping at the top level, got {type(data).__name__}")
         unknown = sorted(str(k) for k in data if k not in {"version", "fallback", "codes"})
         if unknown:
-            raise ErrorMapError(
-                f"error map: unknown key(s) {', '.join(unknown)} (expected version, fallback, codes)"
-            )
+            raise ErrorMapError(f"error map: unknown key(s) {', '.join(unknown)} (expected version, fallback, codes)")
         if data.get("version") != 1:
             raise ErrorMapError(f"version: expected 1, got {data.get('version')!r}")
         fallback_data = data.get("fallback", {"code": 213})
@@ -213,9 +211,7 @@ def default_error_map_path() -> Path:
     for path in candidates:
         if path.is_file():
             return path
-    raise FileNotFoundError(
-        f"{DEFAULT_ERROR_MAP_NAME} not found; looked in: {', '.join(str(p) for p in candidates)}"
-    )
+    raise FileNotFoundError(f"{DEFAULT_ERROR_MAP_NAME} not found; looked in: {', '.join(str(p) for p in candidates)}")
 
 
 def load_default_error_map() -> ErrorMap:

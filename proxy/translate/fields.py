@@ -5,15 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import pybase64
 
+def image_params(
+    url: str | None, data: bytes | memoryview | None, *, suffix: str = ""
+) -> dict[str, str | bytes | memoryview]:
+    """A v1 image (url wins when both are given, as in v1) as v3 `Url`/`Image` (+ `A`/`B` suffix).
 
-def image_params(url: str | None, data: bytes | None, *, suffix: str = "") -> dict[str, str]:
-    """A v1 image (url wins when both are given, as in v1) as v3 `Url`/`Image` (+ `A`/`B` suffix)."""
+    The image stays binary: the v3 client sends binary parameters as base64 (proxy.v3.body).
+    """
     if url:
         return {"Url" + suffix: url}
     assert data is not None, "the v1 layer guarantees an image or a url"
-    return {"Image" + suffix: pybase64.b64encode(data).decode("ascii")}
+    return {"Image" + suffix: data}
 
 
 def face_attributes(face_info: Mapping[str, Any]) -> dict[str, Any]:

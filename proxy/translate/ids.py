@@ -72,9 +72,7 @@ class IdTooLong(ValueError):
     """The v1 id's shortest v3 form exceeds 64 characters; handlers answer v1 -1304 (参数过长)."""
 
     def __init__(self, v1_id: str, encoded_length: int, limit: int) -> None:
-        super().__init__(
-            f"id {v1_id!r} needs {encoded_length} characters in v3, more than the {limit} available"
-        )
+        super().__init__(f"id {v1_id!r} needs {encoded_length} characters in v3, more than the {limit} available")
         self.v1_id = v1_id
         self.encoded_length = encoded_length
         self.limit = limit
@@ -88,9 +86,7 @@ class Namespace:
 
     def __post_init__(self) -> None:
         if len(self.prefix) > 16 or not _PREFIX_RE.fullmatch(self.prefix):
-            raise ValueError(
-                f"namespace prefix {self.prefix!r} must be at most 16 characters of A-Za-z0-9-@&_"
-            )
+            raise ValueError(f"namespace prefix {self.prefix!r} must be at most 16 characters of A-Za-z0-9-@&_")
 
     @property
     def capacity(self) -> int:

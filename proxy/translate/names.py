@@ -52,6 +52,4 @@ def v3_group_name(v3_group_id: str) -> str:
     """
     if _GROUP_NAME_VERBATIM_RE.fullmatch(v3_group_id) and not v3_group_id.startswith(_HASHED_GROUP_PREFIX):
         return v3_group_id
-    return (
-        _HASHED_GROUP_PREFIX + hashlib.sha256(v3_group_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]
-    )
+    return _HASHED_GROUP_PREFIX + hashlib.sha256(v3_group_id.encode("utf-8", "surrogatepass")).hexdigest()[:40]

@@ -21,13 +21,14 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from aiohttp import BodyPartReader, MultipartReader, web
+from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 from proxy.v1.errors import V1Error
 
@@ -35,12 +36,13 @@ BLOB_NAMES = frozenset({"image", "imageA", "imageB"})
 BLOB_ARRAY_NAMES = frozenset({"images"})
 MAX_TEXT_FIELD_BYTES = 64 * 1024
 MAX_ARRAY_INDEX = 999
-CHUNK_SIZE = 64 * 1024
 JSON_TYPES = frozenset({"application/json", "text/json"})
-SNIFFED_TYPES = frozenset(
-    {"", "text/plain", "application/octet-stream", "application/x-www-form-urlencoded"}
-)
+SNIFFED_TYPES = frozenset({"", "text/plain", "application/octet-stream", "application/x-www-form-urlencoded"})
 _INDEXED = re.compile(r"(?P<base>[^\[\]]+)\[(?P<index>\d{1,4})\]")
+
+
+Blob = bytes | memoryview
+"""An image as received: a view into the request body (multipart) or decoded base64 (JSON)."""
 
 
 def _empty() -> Mapping[str, Any]:
@@ -53,8 +55,8 @@ class V1Form:
 
     scalars: Mapping[str, str] = field(default_factory=_empty)
     arrays: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
-    blobs: Mapping[str, bytes] = field(default_factory=_empty)
-    blob_arrays: Mapping[str, tuple[bytes, ...]] = field(default_factory=_empty)
+    blobs: Mapping[str, Blob] = field(default_factory=_empty)
+    blob_arrays: Mapping[str, tuple[Blob, ...]] = field(default_factory=_empty)
 
     def __repr__(self) -> str:  # never print image bytes
         blobs = {name: len(data) for name, data in self.blobs.items()}
@@ -80,10 +82,10 @@ class _Builder:
         self.max_fields = max_fields
         self.count = 0
         self.scalars: dict[str, str] = {}
-        self.blobs: dict[str, bytes] = {}
-        self.indexed: dict[str, dict[int, str | bytes]] = {}
+        self.blobs: dict[str, Blob] = {}
+        self.indexed: dict[str, dict[int, str | Blob]] = {}
         self.arrays: dict[str, tuple[str, ...]] = {}
-        self.blob_arrays: dict[str, tuple[bytes, ...]] = {}
+        self.blob_arrays: dict[str, tuple[Blob, ...]] = {}
 
     def _claim(self, name: str) -> None:
         self.count += 1
@@ -98,13 +100,13 @@ class _Builder:
             raise _invalid(f"field {name!r} sent both plain and as {name}[n]")
         self.scalars[name] = value
 
-    def blob(self, name: str, value: bytes) -> None:
+    def blob(self, name: str, value: Blob) -> None:
         self._claim(name)
         if name in self.indexed:
             raise _invalid(f"field {name!r} sent both plain and as {name}[n]")
         self.blobs[name] = value
 
-    def element(self, base: str, index: int, value: str | bytes) -> None:
+    def element(self, base: str, index: int, value: str | Blob) -> None:
         self._claim(f"{base}[{index}]")
         if base in self.scalars or base in self.blobs:
             raise _invalid(f"field {base!r} sent both plain and as {base}[n]")
@@ -120,7 +122,7 @@ class _Builder:
             raise _invalid(f"too many fields (limit {self.max_fields})")
         self.arrays[name] = values
 
-    def blob_array(self, name: str, values: tuple[bytes, ...]) -> None:
+    def blob_array(self, name: str, values: tuple[Blob, ...]) -> None:
         self._claim(name)
         self.count += max(len(values) - 1, 0)
         if self.count > self.max_fields:
@@ -133,7 +135,7 @@ class _Builder:
                 raise _invalid(f"{base}[n] indices must be 0..{len(slots) - 1} without gaps")
             ordered = [slots[i] for i in range(len(slots))]
             if base in BLOB_ARRAY_NAMES:
-                self.blob_arrays[base] = tuple(v for v in ordered if isinstance(v, bytes))
+                self.blob_arrays[base] = tuple(v for v in ordered if not isinstance(v, str))
             else:
                 self.arrays[base] = tuple(v for v in ordered if isinstance(v, str))
         return V1Form(
@@ -156,12 +158,6 @@ def _declared_length(request: web.Request, max_body_bytes: int) -> None:
         raise _too_large(max_body_bytes)
 
 
-def _check_received(request: web.Request, max_body_bytes: int) -> None:
-    # total_bytes counts every body byte received so far (it can only run ahead of what we read).
-    if request.content.total_bytes > max_body_bytes:
-        raise _too_large(max_body_bytes)
-
-
 async def read_form(request: web.Request, *, max_body_bytes: int, max_fields: int = 64) -> V1Form:
     """Parse the body of a v1 request; V1Error 21 for bad input, 23 when over ``max_body_bytes``."""
     _declared_length(request, max_body_bytes)
@@ -178,44 +174,80 @@ async def read_form(request: web.Request, *, max_body_bytes: int, max_fields: in
                 raise _invalid(f"unsupported content type {mime or '(none)'!r}; use JSON or multipart")
             return _parse_json(body, max_fields)
     except (ValueError, RuntimeError, TypeError, LookupError, AssertionError, HttpProcessingError) as exc:
-        # aiohttp's multipart reader signals malformed/truncated input with these.
+        # a body cut short (aiohttp) or a part that does not decode signals with these.
         raise _invalid(f"malformed body ({type(exc).__name__})") from None
     raise _invalid(f"unsupported content type {mime!r}; use application/json or multipart/form-data")
 
 
 async def _read_all(request: web.Request, max_body_bytes: int) -> bytes:
+    """The whole body as one buffer: the chunks as received (no re-slicing), joined once."""
     chunks: list[bytes] = []
     size = 0
-    while chunk := await request.content.read(CHUNK_SIZE):
+    async for chunk in request.content.iter_any():
         size += len(chunk)
         if size > max_body_bytes:
             raise _too_large(max_body_bytes)
         chunks.append(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _boundary(content_type: str) -> bytes:
+    for param in content_type.split(";")[1:]:
+        key, _, value = param.strip().partition("=")
+        if key.strip().lower() == "boundary":
+            value = value.strip().strip('"')
+            if 0 < len(value) <= 70:
+                return value.encode("latin-1", "replace")
+    raise _invalid("multipart body without boundary")
+
+
+def _parts(body: bytes, boundary: bytes) -> Iterator[tuple[dict[str, str], memoryview]]:
+    """(headers, content) of each part of a complete multipart body (RFC 2046 §5.1.1); contents are views."""
+    view = memoryview(body)
+    delimiter = b"--" + boundary
+    pos = body.find(delimiter)
+    if pos < 0 or (pos > 0 and body[pos - 2 : pos] != b"\r\n"):
+        raise _invalid("malformed body (no multipart boundary)")
+    pos += len(delimiter)
+    while not body.startswith(b"--", pos):  # "--" after a delimiter closes the body; the epilogue is ignored
+        line_end = body.find(b"\r\n", pos)
+        if line_end < 0 or body[pos:line_end].strip(b" \t"):
+            raise _invalid("malformed body (truncated or bad multipart delimiter)")
+        headers_end = body.find(b"\r\n\r\n", line_end)
+        content_end = body.find(b"\r\n" + delimiter, headers_end + 4)
+        if headers_end < 0 or content_end < 0:
+            raise _invalid("malformed body (truncated multipart)")
+        yield _part_headers(view[line_end + 2 : headers_end]), view[headers_end + 4 : content_end]
+        pos = content_end + 2 + len(delimiter)
+
+
+def _part_headers(raw: memoryview) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if not raw:
+        return headers
+    for line in bytes(raw).split(b"\r\n"):
+        name, colon, value = line.partition(b":")
+        if not colon:
+            raise _invalid("malformed body (bad multipart part header)")
+        headers[name.strip().decode("latin-1").lower()] = value.strip().decode("utf-8", "replace")
+    return headers
 
 
 async def _read_multipart(request: web.Request, max_body_bytes: int, max_fields: int) -> V1Form:
-    boundary = request.headers.get("Content-Type", "")
-    if "boundary=" not in boundary:
-        raise _invalid("multipart body without boundary")
-    reader = await request.multipart()
+    boundary = _boundary(request.headers.get("Content-Type", ""))
+    body = await _read_all(request, max_body_bytes)
     builder = _Builder(max_fields)
-    saw_part = False
-    while True:
-        part = await reader.next()
-        if part is None:
-            break
-        saw_part = True
-        if isinstance(part, MultipartReader):
+    for headers, content in _parts(body, boundary):
+        if headers.get("content-type", "").lower().startswith("multipart/"):
             raise _invalid("nested multipart is not supported")
-        await _read_part(part, builder, request, max_body_bytes)
-    if not saw_part:
+        _disposition, params = parse_content_disposition(headers.get("content-disposition"))
+        _add_part(content_disposition_filename(params, "name"), content, builder)
+    if not builder.count:
         raise _invalid("empty body")
     return builder.build()
 
 
-async def _read_part(part: BodyPartReader, builder: _Builder, request: web.Request, limit: int) -> None:
-    name = part.name
+def _add_part(name: str | None, content: memoryview, builder: _Builder) -> None:
     if not name:
         raise _invalid("a multipart part has no name")
     match = _INDEXED.fullmatch(name)
@@ -227,33 +259,22 @@ async def _read_part(part: BodyPartReader, builder: _Builder, request: web.Reque
     binary = base in BLOB_ARRAY_NAMES if index is not None else base in BLOB_NAMES
     if base in BLOB_ARRAY_NAMES and index is None:
         raise _invalid(f"field {base!r} must be sent as {base}[0], {base}[1], ...")
-    field_limit = limit if binary else MAX_TEXT_FIELD_BYTES
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await part.read_chunk(CHUNK_SIZE):
-        size += len(chunk)
-        _check_received(request, limit)
-        if size > field_limit:
-            if binary:
-                raise _too_large(limit)
-            raise _invalid(f"field {name!r} is too long (limit {MAX_TEXT_FIELD_BYTES} bytes)")
-        chunks.append(chunk)
-    data = b"".join(chunks)
-    del chunks
-    value: str | bytes
+    value: str | Blob
     if binary:
-        value = data
+        value = content  # a view into the body: the image is never copied
     else:
+        if len(content) > MAX_TEXT_FIELD_BYTES:
+            raise _invalid(f"field {name!r} is too long (limit {MAX_TEXT_FIELD_BYTES} bytes)")
         try:
-            value = data.decode("utf-8")
+            value = str(content, "utf-8")
         except UnicodeDecodeError:
             raise _invalid(f"field {name!r} is not UTF-8 text") from None
     if index is not None:
         builder.element(base, index, value)
-    elif isinstance(value, bytes):
-        builder.blob(name, value)
-    else:
+    elif isinstance(value, str):
         builder.scalar(name, value)
+    else:
+        builder.blob(name, value)
 
 
 def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from proxy.v1.errors import V1Error
-from proxy.v1.form import V1Form
+from proxy.v1.form import Blob, V1Form
 
 FORBIDDEN_ID_CHARS = frozenset(" /\t\n\r\x0b\x0c\x00")
 
@@ -30,7 +30,7 @@ class ImageSource:
     """One image as the app gave it: a url, or the bytes. The url wins when both are given."""
 
     url: str | None = None
-    data: bytes | None = None
+    data: Blob | None = None
 
     def __post_init__(self) -> None:
         if self.url is None and self.data is None:
@@ -203,7 +203,7 @@ def _id_list(form: V1Form, name: str) -> tuple[str, ...]:
 GIF_MAGIC = (b"GIF87a", b"GIF89a")
 
 
-def _check_format(data: bytes, fail_flag: int | None) -> None:
+def _check_format(data: Blob, fail_flag: int | None) -> None:
     """v1 refused animated formats up front: "不支持 .gif这类的动图" (-1400)."""
     if data[:6] in GIF_MAGIC:
         raise V1Error(-1400, "illegal image format: GIF is not supported", fail_flag=fail_flag)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -11,8 +9,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import Payload
 from yarl import URL
 
+from proxy.v3.body import JsonBody, decode_body, encode_body
 from proxy.v3.credentials import CredentialSource
 from proxy.v3.errors import UPSTREAM_BAD_RESPONSE, UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE, V3Error
 from proxy.v3.signer import authorization
@@ -20,26 +21,30 @@ from proxy.v3.signer import authorization
 CONTENT_TYPE = "application/json"
 """Sent and signed exactly as is: no charset parameter."""
 
-try:  # the one place that picks the JSON codec: orjson when installed, the stdlib otherwise
-    import orjson
 
-    def encode_body(params: Mapping[str, Any]) -> bytes:
-        """Compact UTF-8 JSON of a request's parameters: the exact bytes signed and sent."""
-        return orjson.dumps(params if isinstance(params, dict) else dict(params))
+class BodyPayload(Payload):
+    """A multi-chunk JsonBody as an aiohttp request body: written slice by slice, never joined."""
 
-    def decode_body(body: bytes) -> Any:
-        """Parse a reply body; raises ValueError when it is not JSON."""
-        return orjson.loads(body)
+    _autoclose = True  # nothing to close: the chunks are in memory
 
-except ImportError:  # pragma: no cover - orjson is a soft dependency
+    def __init__(self, body: JsonBody) -> None:
+        super().__init__(body, content_type=CONTENT_TYPE)
+        self._size = body.size
 
-    def encode_body(params: Mapping[str, Any]) -> bytes:
-        """Compact UTF-8 JSON of a request's parameters: the exact bytes signed and sent."""
-        return json.dumps(params, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        return bytes(self._value).decode(encoding, errors)
 
-    def decode_body(body: bytes) -> Any:
-        """Parse a reply body; raises ValueError when it is not JSON."""
-        return json.loads(body)
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        await self.write_with_length(writer, None)
+
+    async def write_with_length(self, writer: AbstractStreamWriter, content_length: int | None) -> None:
+        body: JsonBody = self._value
+        left = body.size if content_length is None else content_length
+        for piece in body.slices():
+            if left <= 0:
+                return
+            await writer.write(piece[:left])
+            left -= len(piece)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +125,8 @@ class V3Client:
     def endpoint(self) -> V3Endpoint:
         return self._endpoint
 
-    def build_request(self, action: str, params: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
-        """The exact body bytes and headers of a call, signed at the clock's current second."""
+    def build_request(self, action: str, params: Mapping[str, Any]) -> tuple[JsonBody, dict[str, str]]:
+        """The exact body and headers of a call, signed at the clock's current second."""
         body = encode_body(params)
         timestamp = int(self._clock())
         credential = self._credentials()
@@ -132,9 +137,8 @@ class V3Client:
                 service=endpoint.service,
                 host=self._host,
                 content_type=CONTENT_TYPE,
-                payload=body,
                 timestamp=timestamp,
-                payload_sha256=hashlib.sha256(body).hexdigest(),
+                payload_sha256=body.sha256,
             ),
             "Content-Type": CONTENT_TYPE,
             "Host": self._host,
@@ -165,18 +169,17 @@ class V3Client:
 
     async def _send(self, action: str, params: Mapping[str, Any]) -> V3Reply:
         body, headers = self.build_request(action, params)
+        data = body.chunks[0] if len(body.chunks) == 1 else BodyPayload(body)
         try:
             async with self._session.post(
-                self._url, data=body, headers=headers, timeout=self._timeout, allow_redirects=False
+                self._url, data=data, headers=headers, timeout=self._timeout, allow_redirects=False
             ) as resp:
                 status = resp.status
                 raw = await resp.read()
         except TimeoutError:
             raise V3Error(action, UPSTREAM_TIMEOUT, "v3 upstream did not answer in time") from None
         except aiohttp.ClientConnectionError as exc:
-            raise V3Error(
-                action, UPSTREAM_UNREACHABLE, f"v3 upstream unreachable ({type(exc).__name__})"
-            ) from None
+            raise V3Error(action, UPSTREAM_UNREACHABLE, f"v3 upstream unreachable ({type(exc).__name__})") from None
         except aiohttp.ClientError as exc:
             raise V3Error(
                 action, UPSTREAM_BAD_RESPONSE, f"v3 upstream reply unreadable ({type(exc).__name__})"
@@ -204,9 +207,7 @@ def parse_reply(action: str, status: int, raw: bytes) -> V3Reply:
         message = error.get("Message")
         raise V3Error(action, code, message if isinstance(message, str) else "", request_id)
     if status != 200:
-        raise V3Error(
-            action, UPSTREAM_BAD_RESPONSE, f"v3 upstream answered HTTP {status} without an error", request_id
-        )
+        raise V3Error(action, UPSTREAM_BAD_RESPONSE, f"v3 upstream answered HTTP {status} without an error", request_id)
     return V3Reply(action, request_id, response)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from functools import lru_cache
 
 ALGORITHM = "TC3-HMAC-SHA256"
 DEFAULT_SIGNED_HEADERS: tuple[str, ...] = ("content-type", "host")
@@ -27,7 +28,12 @@ class Credential:
 
 def utc_date(timestamp: int) -> str:
     """The credential-scope date (UTC) of a timestamp, as YYYY-MM-DD."""
-    return datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%d")
+    return _day(timestamp // 86_400)
+
+
+@lru_cache(maxsize=4)
+def _day(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day * 86_400))
 
 
 def canonical_request(
@@ -40,12 +46,8 @@ def canonical_request(
     payload_sha256: str,
 ) -> str:
     """The canonical request; `headers` maps lower-case names to values as sent."""
-    canonical_headers = "".join(
-        f"{name}:{headers[name].strip().lower()}\n" for name in signed_headers
-    )
-    return "\n".join(
-        (method, uri, query, canonical_headers, ";".join(signed_headers), payload_sha256)
-    )
+    canonical_headers = "".join(f"{name}:{headers[name].strip().lower()}\n" for name in signed_headers)
+    return "\n".join((method, uri, query, canonical_headers, ";".join(signed_headers), payload_sha256))
 
 
 def string_to_sign(*, timestamp: int, service: str, canonical: str) -> str:
@@ -54,6 +56,7 @@ def string_to_sign(*, timestamp: int, service: str, canonical: str) -> str:
     return f"{ALGORITHM}\n{timestamp}\n{scope}\n{digest}"
 
 
+@lru_cache(maxsize=16)  # one key per credential and day: three HMACs saved on every call
 def signing_key(secret_key: str, date: str, service: str) -> bytes:
     k_date = hmac.new(("TC3" + secret_key).encode("utf-8"), date.encode("utf-8"), hashlib.sha256).digest()
     k_service = hmac.new(k_date, service.encode("utf-8"), hashlib.sha256).digest()
@@ -72,13 +75,13 @@ def authorization(
     service: str,
     host: str,
     content_type: str,
-    payload: bytes,
     timestamp: int,
+    payload: bytes = b"",
     payload_sha256: str | None = None,
 ) -> str:
     """The `Authorization` header for a POST / with the given exact body bytes.
 
-    `payload_sha256` may be passed when the caller hashed the body while building it.
+    `payload_sha256` (hex) replaces `payload` when the caller hashed the body while building it.
     """
     digest = payload_sha256 or hashlib.sha256(payload).hexdigest()
     canonical = canonical_request(
@@ -89,9 +92,7 @@ def authorization(
         signed_headers=DEFAULT_SIGNED_HEADERS,
         payload_sha256=digest,
     )
-    sig = signature(
-        secret_key=credential.secret_key, timestamp=timestamp, service=service, canonical=canonical
-    )
+    sig = signature(secret_key=credential.secret_key, timestamp=timestamp, service=service, canonical=canonical)
     return (
         f"{ALGORITHM} Credential={credential.secret_id}/{utc_date(timestamp)}/{service}/tc3_request, "
         f"SignedHeaders={';'.join(DEFAULT_SIGNED_HEADERS)}, Signature={sig}"

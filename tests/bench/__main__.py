@@ -66,6 +66,7 @@ from tests.bench.workloads import (
 )
 
 PATHS = ("direct", "nginx", "floor", "proxy")
+PHASES = ("saturation", "latency50", "rss", "workers", "profile")
 RESULTS = REPO / "tests" / "bench" / "results"
 
 
@@ -111,7 +112,6 @@ class Bench:
     images: Images
     static: Proc
     only: set[str]
-    profile: bool
     files: BodyFiles = field(init=False)
     results: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -454,6 +454,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="seconds per measurement (default 6, --quick 1.5)")
     parser.add_argument("--only", action="append", default=[], help="only this workload (repeatable)")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy profile")
+    parser.add_argument(
+        "--phase",
+        action="append",
+        choices=PHASES,
+        default=[],
+        help="only this phase (repeatable; default all): " + ", ".join(PHASES),
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs, bodies)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.md / latest.json go")
     args = parser.parse_args(argv)
@@ -484,25 +491,31 @@ def main(argv: list[str] | None = None) -> int:
         images=images,
         static=static,
         only=set(args.only),
-        profile=not args.no_profile,
     )
+    phases = set(args.phase or PHASES)
+    if args.no_profile:
+        phases.discard("profile")
     try:
-        print("phase 1: emulator latency 0 ms", flush=True)
-        bench.measure_phase(0, None, saturation=True)
-        print("phase 2: emulator latency 50 ms", flush=True)
-        bench.measure_phase(50, {"compare_url", "compare_2x1m"}, saturation=False)
-        print("phase 3: peak RSS, 256 in flight, 1 MB images, 200 ms upstream", flush=True)
-        bench.rss_phase()
-        print("phase 4: --workers 2", flush=True)
-        bench.workers_phase()
-        if bench.profile:
+        if "saturation" in phases:
+            print("phase 1: emulator latency 0 ms", flush=True)
+            bench.measure_phase(0, None, saturation=True)
+        if "latency50" in phases:
+            print("phase 2: emulator latency 50 ms", flush=True)
+            bench.measure_phase(50, {"compare_url", "compare_2x1m"}, saturation=False)
+        if "rss" in phases:
+            print("phase 3: peak RSS, 256 in flight, 1 MB images, 200 ms upstream", flush=True)
+            bench.rss_phase()
+        if "workers" in phases:
+            print("phase 4: --workers 2", flush=True)
+            bench.workers_phase()
+        if "profile" in phases:
             print("phase 5: py-spy profile of the proxy, compare 2 × 1 MB", flush=True)
             bench.profile_phase()
     finally:
         static.stop()
         if not args.keep:
             shutil.rmtree(workdir.path, ignore_errors=True)
-    command = "python -m tests.bench" + (" --quick" if args.quick else "") + "".join(f" --only {o}" for o in args.only)
+    command = " ".join(["python -m tests.bench", *(sys.argv[1:] if argv is None else argv)])
     meta = {
         "command": command,
         "seconds": seconds,

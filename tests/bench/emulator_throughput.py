@@ -91,9 +91,7 @@ async def main(seconds: float, concurrency: int) -> None:
             body = b'{"PersonId": "p"}'
             done = errors = 0
             deadline = time.monotonic() + seconds
-            signed: dict[
-                int, dict[str, str]
-            ] = {}  # one signature per second: the generator must not be the limit
+            signed: dict[int, dict[str, str]] = {}  # one signature per second: the generator must not be the limit
 
             def bench_headers() -> dict[str, str]:
                 now = int(time.time())

@@ -346,9 +346,7 @@ def test_error_map_lands_where_the_installed_proxy_looks_for_it() -> None:
     assert len(venvs) == 1
     prefix = PurePosixPath(venvs[0])  # sys.prefix inside the venv
     dests = {dest: srcs for _, srcs, dest in (copy_args(a) for a in only(builder, "COPY"))}
-    assert dests.get(str(prefix / "share" / "v1proxy" / DEFAULT_ERROR_MAP_NAME)) == [
-        f"config/{DEFAULT_ERROR_MAP_NAME}"
-    ]
+    assert dests.get(str(prefix / "share" / "v1proxy" / DEFAULT_ERROR_MAP_NAME)) == [f"config/{DEFAULT_ERROR_MAP_NAME}"]
     final_copies = [copy_args(a) for a in only(final_stage(), "COPY")]
     assert any(srcs == [str(prefix)] and dest == str(prefix) for _, srcs, dest in final_copies)
 

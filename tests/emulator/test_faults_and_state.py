@@ -35,9 +35,7 @@ def test_faults_are_deterministic_with_a_seed() -> None:
     a, b = FaultInjector(config), FaultInjector(config)
     seq_a, seq_b = [a.decide().outcome for _ in range(200)], [b.decide().outcome for _ in range(200)]
     assert seq_a == seq_b and first
-    assert {Outcome.SERVE, Outcome.INTERNAL_ERROR, Outcome.TIMEOUT, Outcome.DROP, Outcome.MALFORMED} <= set(
-        seq_a
-    )
+    assert {Outcome.SERVE, Outcome.INTERNAL_ERROR, Outcome.TIMEOUT, Outcome.DROP, Outcome.MALFORMED} <= set(seq_a)
 
 
 def test_qps_limit() -> None:
@@ -107,19 +105,11 @@ async def test_rules(aiohttp_client: Any) -> None:
         return str((await call(http, action, payload)).get("Error", {}).get("Code", "OK"))
 
     assert await code("CreateGroup", GroupId="g", GroupName="G", GroupExDescriptions=["a"]) == "OK"
-    assert (
-        await code("CreateGroup", GroupId="g", GroupName="H") == "InvalidParameterValue.GroupIdAlreadyExist"
-    )
-    assert (
-        await code("CreateGroup", GroupId="h", GroupName="G") == "InvalidParameterValue.GroupNameAlreadyExist"
-    )
+    assert await code("CreateGroup", GroupId="g", GroupName="H") == "InvalidParameterValue.GroupIdAlreadyExist"
+    assert await code("CreateGroup", GroupId="h", GroupName="G") == "InvalidParameterValue.GroupNameAlreadyExist"
     assert await code("CreateGroup", GroupId="a b", GroupName="X") == "InvalidParameterValue.GroupIdIllegal"
-    assert (
-        await code("CreateGroup", GroupId="x" * 65, GroupName="X") == "InvalidParameterValue.GroupIdTooLong"
-    )
-    assert (
-        await code("CreateGroup", GroupId="x", GroupName="n" * 61) == "InvalidParameterValue.GroupNameTooLong"
-    )
+    assert await code("CreateGroup", GroupId="x" * 65, GroupName="X") == "InvalidParameterValue.GroupIdTooLong"
+    assert await code("CreateGroup", GroupId="x", GroupName="n" * 61) == "InvalidParameterValue.GroupNameTooLong"
     assert (
         await code("CreateGroup", GroupId="x", GroupName="X", GroupExDescriptions=list("abcdef"))
         == "InvalidParameterValue.GroupExDescriptionsExceed"
@@ -173,14 +163,8 @@ async def test_rules(aiohttp_client: Any) -> None:
         },
     )
     assert faces["RetCode"] == [0, -1101, -1604, -1312] and faces["SucIndexes"] == [0]
-    assert (
-        await code("CreateFace", PersonId="p", Images=[img] * 6)
-        == "InvalidParameterValue.UploadFaceNumExceed"
-    )
-    assert (
-        await code("CreateFace", PersonId="p", Images=[img] * 4)
-        == "InvalidParameterValue.PersonFaceNumExceed"
-    )
+    assert await code("CreateFace", PersonId="p", Images=[img] * 6) == "InvalidParameterValue.UploadFaceNumExceed"
+    assert await code("CreateFace", PersonId="p", Images=[img] * 4) == "InvalidParameterValue.PersonFaceNumExceed"
     for i in range(101):
         await call(http, "CreateGroup", {"GroupId": f"m{i}", "GroupName": f"M{i}"})
     assert await code("CopyPerson", PersonId="p", GroupIds=[f"m{i}" for i in range(99)]) == "OK"

@@ -60,8 +60,7 @@ def test_invalid_base64_is_decode_failed() -> None:
 @pytest.mark.parametrize("fmt", ["jpg", "png", "bmp"])
 def test_accepted_formats(fmt: str) -> None:
     image = open_image(synthetic.subject_photo(1, 1, fmt=fmt))
-    assert (image.format, image.width, image.height) == ({"jpg": "JPEG", "png": "PNG", "bmp": "BMP"}[fmt],
-                                                         480, 640)
+    assert (image.format, image.width, image.height) == ({"jpg": "JPEG", "png": "PNG", "bmp": "BMP"}[fmt], 480, 640)
     assert image.rgb.shape == (640, 480, 3)
 
 

@@ -35,9 +35,7 @@ def test_group_person_face_verify_search_session(client: Any) -> None:
         )
     )
     assert created.FaceId.isdigit() and created.FaceRect.Width > 0
-    client.CreatePerson(
-        req("CreatePerson", GroupId="staff", PersonId="bob", PersonName="Bob", Image=photo_b64(1, 0))
-    )
+    client.CreatePerson(req("CreatePerson", GroupId="staff", PersonId="bob", PersonName="Bob", Image=photo_b64(1, 0)))
     faces = client.CreateFace(req("CreateFace", PersonId="alice", Images=[photo_b64(0, 1), photo_b64(0, 2)]))
     assert faces.SucFaceNum == 2 and faces.RetCode == [0, 0] and faces.SucIndexes == [0, 1]
     assert len(faces.SucFaceRects) == 2 and all(f.isdigit() for f in faces.SucFaceIds)
@@ -49,9 +47,7 @@ def test_group_person_face_verify_search_session(client: Any) -> None:
     assert same.IsMatch and same.Score >= 80 and not other.IsMatch and other.Score <= 30
     assert client.VerifyPerson(req("VerifyPerson", PersonId="bob", Image=photo_b64(1, 2))).IsMatch
 
-    found = client.SearchFaces(
-        req("SearchFaces", GroupIds=["staff"], Image=photo_b64(0, 4), NeedPersonInfo=1)
-    )
+    found = client.SearchFaces(req("SearchFaces", GroupIds=["staff"], Image=photo_b64(0, 4), NeedPersonInfo=1))
     top = found.Results[0].Candidates[0]
     assert (top.PersonId, top.PersonName, found.FaceNum) == (
         "alice",
@@ -88,10 +84,7 @@ def test_group_actions(client: Any) -> None:
     assert (info.GroupName, info.Tag, info.GroupExDescriptions) == ("Renamed", "new", ["x"])
     assert info.CreationTimestamp > 0
     client.DeleteGroup(req("DeleteGroup", GroupId="g1"))
-    assert (
-        code_of(client.GetGroupInfo, req("GetGroupInfo", GroupId="g1"))
-        == "InvalidParameterValue.GroupIdNotExist"
-    )
+    assert code_of(client.GetGroupInfo, req("GetGroupInfo", GroupId="g1")) == "InvalidParameterValue.GroupIdNotExist"
 
 
 def test_person_actions(client: Any) -> None:
@@ -127,9 +120,7 @@ def test_person_actions(client: Any) -> None:
 
 
 def test_face_analysis_actions(client: Any) -> None:
-    detected = client.DetectFace(
-        req("DetectFace", Image=photo_b64(3, 0), NeedFaceAttributes=1, NeedQualityDetection=1)
-    )
+    detected = client.DetectFace(req("DetectFace", Image=photo_b64(3, 0), NeedFaceAttributes=1, NeedQualityDetection=1))
     assert (detected.ImageWidth, detected.ImageHeight) == (480, 640)
     info = detected.FaceInfos[0]
     assert info.Width > 32 and 0 <= info.FaceAttributesInfo.Age <= 100

@@ -55,12 +55,13 @@ def test_photo_of_size_lands_near_target(target: int) -> None:
 
 def test_faces_command_writes_photos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "faces"
-    assert main(["faces", "--out", str(out), "--subjects", "2", "--photos", "3", "--format", "png",
-                 "--size", "200x260"]) == 0
+    assert (
+        main(["faces", "--out", str(out), "--subjects", "2", "--photos", "3", "--format", "png", "--size", "200x260"])
+        == 0
+    )
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"subject{i}_photo{j}.png" for i in range(2) for j in range(3)]
-    assert (out / "subject1_photo2.png").read_bytes() == synthetic.subject_photo(1, 2, size=(200, 260),
-                                                                                fmt="png")
+    assert (out / "subject1_photo2.png").read_bytes() == synthetic.subject_photo(1, 2, size=(200, 260), fmt="png")
     printed = capsys.readouterr().out.strip().splitlines()
     assert len(printed) == 1 and "6" in printed[0] and str(out) in printed[0]
 
@@ -75,16 +76,16 @@ def test_faces_command_writes_photos(tmp_path: Path, capsys: pytest.CaptureFixtu
         ["--size", "30x640"],
     ],
 )
-def test_faces_command_bad_arguments_exit_2(tmp_path: Path, argv: list[str],
-                                            capsys: pytest.CaptureFixture[str]) -> None:
+def test_faces_command_bad_arguments_exit_2(
+    tmp_path: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["faces", "--out", str(tmp_path), *argv])
     assert exc.value.code == 2
     assert "error" in capsys.readouterr().err
 
 
-def test_faces_command_checks_v3_limits_and_output_dir(tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+def test_faces_command_checks_v3_limits_and_output_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["faces", "--out", str(tmp_path), "--format", "png", "--size", "2400x2000"]) == 2
     assert "2000" in capsys.readouterr().err
     blocker = tmp_path / "file"

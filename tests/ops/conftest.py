@@ -115,8 +115,17 @@ def start_proxy(config_path: Path, stderr_path: Path, *extra_args: str) -> Proxy
 
 def _emulator(tmp_path: Path, latency_ms: int) -> Iterator[str]:
     proc = spawn(
-        ["emulator", "--port", "0", "--latency-ms", str(latency_ms), "--secret-id", DEMO_V3_ID,
-         "--secret-key", DEMO_V3_KEY],
+        [
+            "emulator",
+            "--port",
+            "0",
+            "--latency-ms",
+            str(latency_ms),
+            "--secret-id",
+            DEMO_V3_ID,
+            "--secret-key",
+            DEMO_V3_KEY,
+        ],
         tmp_path / "emulator.log",
     )
     try:

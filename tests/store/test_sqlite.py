@@ -30,9 +30,7 @@ AWKWARD = [
 ]
 
 
-def face(
-    namespace: str, face_id: str, person_id: str, tag: str | None = "t", **changes: object
-) -> FaceRecord:
+def face(namespace: str, face_id: str, person_id: str, tag: str | None = "t", **changes: object) -> FaceRecord:
     record = FaceRecord(
         namespace=namespace, face_id=face_id, person_id=person_id, tag=tag, x=10, y=-3,
         width=120.5, height=99.25, gender=1, age=37, expression=40, glass=True,

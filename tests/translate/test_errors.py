@@ -71,9 +71,7 @@ SEED_002 = Path(__file__).resolve().parents[3] / "shared" / "seeds" / "002_854b2
 
 
 def sdk_codes() -> frozenset[str]:
-    return frozenset(
-        value for name, value in vars(errorcodes).items() if name.isupper() and isinstance(value, str)
-    )
+    return frozenset(value for name, value in vars(errorcodes).items() if name.isupper() and isinstance(value, str))
 
 
 @pytest.fixture(scope="module")
@@ -141,9 +139,7 @@ def test_key_mappings(error_map: ErrorMap, v3: str, v1: int) -> None:
 
 
 def test_messages(error_map: ErrorMap) -> None:
-    assert error_map.to_v1("InvalidParameterValue.PersonIdNotExist", "x") == V1Code(
-        -1303, "person does not exist"
-    )
+    assert error_map.to_v1("InvalidParameterValue.PersonIdNotExist", "x") == V1Code(-1303, "person does not exist")
     assert error_map.to_v1("ResourceUnavailable.InArrears") == V1Code(3, "account abnormal,errorno is:2")
 
 
@@ -187,9 +183,7 @@ def test_overrides(error_map: ErrorMap) -> None:
         ({"X": {"v1": 15, "message": 3}}, "errors.overrides.X.message: expected a string"),
     ],
 )
-def test_bad_overrides_are_refused_clearly(
-    error_map: ErrorMap, overrides: dict[str, object], message: str
-) -> None:
+def test_bad_overrides_are_refused_clearly(error_map: ErrorMap, overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ErrorMapError, match=message):
         error_map.merged(overrides)  # type: ignore[arg-type]
 

@@ -14,9 +14,7 @@ from proxy.translate.names import is_v3_name, v3_group_name, v3_person_name
 V3_NAME = re.compile(r"[A-Za-z0-9\-_\u4e00-\u9fff]{1,60}")
 
 v1_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=90)
-v1_ids = st.text(
-    st.characters(exclude_categories=["Cs"], exclude_characters=" /\t\n"), min_size=1, max_size=30
-)
+v1_ids = st.text(st.characters(exclude_categories=["Cs"], exclude_characters=" /\t\n"), min_size=1, max_size=30)
 
 
 @given(st.one_of(st.none(), v1_text), v1_ids)

@@ -73,8 +73,7 @@ def test_ismatch_agrees_with_calibrated_score(score: float, threshold: float) ->
         (
             "steep",
             80,
-            "calibration: unknown preset 'steep' "
-            "(expected 'identity', 'far-matched' or a list of [v3, v1] points)",
+            "calibration: unknown preset 'steep' (expected 'identity', 'far-matched' or a list of [v3, v1] points)",
         ),
         ([[0, 0]], 80, "calibration: need at least 2 points [v3, v1], got 1"),
         ([], 80, "calibration: need at least 2 points [v3, v1], got 0"),
@@ -87,14 +86,12 @@ def test_ismatch_agrees_with_calibrated_score(score: float, threshold: float) ->
         (
             [[50, 0], [50, 100]],
             80,
-            "calibration: point 1 v3 score 50 must be greater than point 0's 50 "
-            "(v3 scores strictly increasing)",
+            "calibration: point 1 v3 score 50 must be greater than point 0's 50 (v3 scores strictly increasing)",
         ),
         (
             [[60, 0], [50, 100]],
             80,
-            "calibration: point 1 v3 score 50 must be greater than point 0's 60 "
-            "(v3 scores strictly increasing)",
+            "calibration: point 1 v3 score 50 must be greater than point 0's 60 (v3 scores strictly increasing)",
         ),
         (
             [[0, 50], [100, 40]],

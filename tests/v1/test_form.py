@@ -30,9 +30,7 @@ async def describe(request: web.Request) -> web.Response:
             "scalars": dict(form.scalars),
             "arrays": {k: list(v) for k, v in form.arrays.items()},
             "blobs": {k: hashlib.sha256(v).hexdigest() for k, v in form.blobs.items()},
-            "blob_arrays": {
-                k: [hashlib.sha256(b).hexdigest() for b in v] for k, v in form.blob_arrays.items()
-            },
+            "blob_arrays": {k: [hashlib.sha256(b).hexdigest() for b in v] for k, v in form.blob_arrays.items()},
         }
     )
 
@@ -100,9 +98,7 @@ async def test_sdk_newperson_json_url(client: Client) -> None:
         "group_ids": ["g1", "g2"],
         "url": "http://example.com/a.jpg",
     }
-    status, form = await post_prepared(
-        client, data=json.dumps(body), headers={"Content-Type": "application/json"}
-    )
+    status, form = await post_prepared(client, data=json.dumps(body), headers={"Content-Type": "application/json"})
     assert status == 200
     assert form["arrays"] == {"group_ids": ["g1", "g2"]}
     assert form["scalars"]["url"] == "http://example.com/a.jpg"
@@ -137,9 +133,7 @@ async def test_sdk_empty_bucket_part(client: Client) -> None:
 
 
 async def test_plain_form_fields_without_filename(client: Client) -> None:
-    status, form = await post_prepared(
-        client, data={"appid": "1", "group_ids[0]": "g"}, files={"image": JPEG}
-    )
+    status, form = await post_prepared(client, data={"appid": "1", "group_ids[0]": "g"}, files={"image": JPEG})
     assert status == 200
     assert form["scalars"] == {"appid": "1"}
     assert form["arrays"] == {"group_ids": ["g"]}
@@ -217,6 +211,47 @@ async def test_multipart_without_boundary(client: Client) -> None:
 async def test_truncated_multipart(client: Client) -> None:
     body = multipart(part("appid", b"1"), part("image", JPEG, "image"))
     await expect(client, body[: len(body) // 2], MP, 21, 400)
+
+
+async def test_multipart_framing_as_rfc_2046_allows(client: Client) -> None:
+    """Preamble, epilogue, a quoted boundary, padding after a delimiter, an empty part, CRLF inside an image."""
+    image = JPEG + b"\r\n--" + BOUNDARY[:-1].encode() + b"\r\n"  # almost a delimiter, inside the data
+    body = (
+        b"preamble to ignore\r\n"
+        + part("appid", b"1").replace(f"--{BOUNDARY}\r\n".encode(), f"--{BOUNDARY}  \t\r\n".encode())
+        + part("tag", b"")
+        + part("image", image, "image.jpg")
+        + f"--{BOUNDARY}--\r\nepilogue to ignore".encode()
+    )
+    status, form = await post_raw(client, body, f'multipart/form-data; charset=utf-8; boundary="{BOUNDARY}"')
+    assert status == 200, form
+    assert form["scalars"] == {"appid": "1", "tag": ""}
+    assert form["blobs"] == {"image": sha(image)}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        part("appid", b"1"),  # no closing delimiter
+        b"junk" + multipart(part("appid", b"1")),  # delimiter not at the start of a line
+        multipart(part("appid", b"1")).replace(b"\r\n\r\n", b"\r\n", 1),  # headers never end
+        multipart(part("appid", b"1")).replace(b"Content-Disposition:", b"Content-Disposition", 1),
+        multipart(b"--" + BOUNDARY.encode() + b"junk\r\n\r\n1\r\n"),  # text after a delimiter
+        multipart(b"--" + BOUNDARY.encode() + b"\r\n\r\n1\r\n"),  # a part without headers has no name
+        multipart(part("appid", b"1").replace(b"\r\n\r\n", b"\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n")),
+    ],
+    ids=[
+        "unclosed",
+        "not-at-line-start",
+        "headers-never-end",
+        "header-without-colon",
+        "junk-after-delimiter",
+        "no-headers",
+        "nested",
+    ],
+)
+async def test_malformed_multipart_framing(client: Client, body: bytes) -> None:
+    await expect(client, body, MP, 21, 400)
 
 
 async def test_multipart_garbage(client: Client) -> None:

@@ -103,9 +103,7 @@ def test_url_wins_over_image() -> None:
 
 
 def test_bucket_optional_and_empty_is_none() -> None:
-    f = V1Form(
-        scalars=MappingProxyType({"appid": "1"}), blobs=MappingProxyType({"imageA": IMG, "imageB": IMG})
-    )
+    f = V1Form(scalars=MappingProxyType({"appid": "1"}), blobs=MappingProxyType({"imageA": IMG, "imageB": IMG}))
     assert build_call("compare", f).target == Target(appid="1", bucket=None)
     assert build_call("getgroupids", form({"bucket": ""})).target.bucket is None
 

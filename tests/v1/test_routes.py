@@ -245,9 +245,7 @@ async def test_compare_fail_flag(client: Client, harness: Harness) -> None:
 
 async def test_unexpected_exception_is_213_without_traceback(client: Client, harness: Harness) -> None:
     harness.fail_with = RuntimeError("secret detail /path/to/file.py")
-    response = await client.post(
-        "/face/getgroupids", json={"appid": APPID, "bucket": "bucket"}, headers=signed()
-    )
+    response = await client.post("/face/getgroupids", json={"appid": APPID, "bucket": "bucket"}, headers=signed())
     text = await response.text()
     assert response.status == 502
     doc = json.loads(text)
@@ -271,9 +269,7 @@ async def test_request_keys_for_the_access_log(aiohttp_client: MakeClient, harne
         v1_routes(handlers=harness.handlers, authenticate=harness.authenticator, max_body_bytes=lambda: LIMIT)
     )
     client = await aiohttp_client(app)
-    await client.post(
-        "/face/getfaceids", json={"appid": APPID, "bucket": "bucket", "person_id": "p"}, headers=signed()
-    )
+    await client.post("/face/getfaceids", json={"appid": APPID, "bucket": "bucket", "person_id": "p"}, headers=signed())
     assert isinstance(seen["call"], V1Call)
     assert seen["code"] == 0
     seen.clear()
@@ -285,9 +281,7 @@ async def test_config_reload_is_seen_per_request(aiohttp_client: MakeClient, har
     limit = [LIMIT]
     app = web.Application(middlewares=[error_middleware])
     app.add_routes(
-        v1_routes(
-            handlers=harness.handlers, authenticate=harness.authenticator, max_body_bytes=lambda: limit[0]
-        )
+        v1_routes(handlers=harness.handlers, authenticate=harness.authenticator, max_body_bytes=lambda: limit[0])
     )
     client = await aiohttp_client(app)
     body = {"appid": APPID, "bucket": "bucket", "person_id": "p"}

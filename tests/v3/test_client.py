@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
+import os
 import re
 import socket
 import types
@@ -156,9 +158,7 @@ async def test_error_envelope_raises_v3_error(session: aiohttp.ClientSession) ->
         "rid-err",
     )
     assert not err.is_transport
-    assert [(r.code, r.request_id) for r in records] == [
-        ("InvalidParameterValue.PersonIdAlreadyExist", "rid-err")
-    ]
+    assert [(r.code, r.request_id) for r in records] == [("InvalidParameterValue.PersonIdAlreadyExist", "rid-err")]
 
 
 async def test_error_envelope_on_non_200_is_still_the_v3_error(session: aiohttp.ClientSession) -> None:
@@ -241,8 +241,9 @@ async def wire_server() -> AsyncIterator[tuple[TestServer, list[dict[str, Any]]]
 
     async def handler(request: web.Request) -> web.Response:
         body = await request.read()
-        seen.append({"raw_headers": request.raw_headers, "body": body, "method": request.method,
-                     "path": request.raw_path})
+        seen.append(
+            {"raw_headers": request.raw_headers, "body": body, "method": request.method, "path": request.raw_path}
+        )
         if request.headers.get("X-TC-Action") == "Slow":
             await asyncio.sleep(2)
         return web.json_response({"Response": {"Echo": len(body), "RequestId": f"req-{len(seen)}"}})
@@ -275,9 +276,7 @@ def verify_signature(raw_headers: tuple[tuple[bytes, bytes], ...], body: bytes, 
         signed_headers=signer.DEFAULT_SIGNED_HEADERS,
         payload_sha256=hashlib.sha256(body).hexdigest(),
     )
-    expected = signer.signature(
-        secret_key=cred.secret_key, timestamp=timestamp, service="iai", canonical=canonical
-    )
+    expected = signer.signature(secret_key=cred.secret_key, timestamp=timestamp, service="iai", canonical=canonical)
     assert match.group(3) == expected
 
 
@@ -287,7 +286,7 @@ async def test_wire_bytes_headers_and_signature(
     server, seen = wire_server
     url = f"http://127.0.0.1:{server.port}"
     client = make_client(session, url=url, cred=TEMP_CRED)
-    params = {"PersonName": "张三 😀 \"q\"", "Image": "A" * 1_300_000, "GroupIds": ["g#1", "g@2"]}
+    params = {"PersonName": '张三 😀 "q"', "Image": "A" * 1_300_000, "GroupIds": ["g#1", "g@2"]}
     reply = await client.call("CreatePerson", params)
     (got,) = seen
     assert got["method"] == "POST" and got["path"] == "/"
@@ -307,6 +306,27 @@ async def test_wire_bytes_headers_and_signature(
     assert headers["x-tc-timestamp"] == "1700000000"
     assert headers["x-tc-token"] == TOKEN
     verify_signature(got["raw_headers"], got["body"], TEMP_CRED)
+
+
+async def test_wire_binary_images_go_out_as_base64_in_one_signed_body(
+    session: aiohttp.ClientSession, wire_server: tuple[TestServer, list[dict[str, Any]]]
+) -> None:
+    """Binary parameters are written chunk by chunk (never joined); the server sees one valid, signed JSON body."""
+    server, seen = wire_server
+    client = make_client(session, url=f"http://127.0.0.1:{server.port}")
+    image_a, image_b = os.urandom(1_000_001), os.urandom(700_000)
+    faces = [os.urandom(5), memoryview(os.urandom(300_000))]
+    await client.call("CompareFace", {"ImageA": image_a, "Tag": "ü", "ImageB": bytearray(image_b), "Images": faces})
+    (got,) = seen
+    assert json.loads(got["body"]) == {
+        "ImageA": base64.b64encode(image_a).decode(),
+        "Tag": "ü",
+        "ImageB": base64.b64encode(image_b).decode(),
+        "Images": [base64.b64encode(bytes(f)).decode() for f in faces],
+    }
+    headers = {name.decode().lower(): value.decode() for name, value in got["raw_headers"]}
+    assert headers["content-length"] == str(len(got["body"]))
+    verify_signature(got["raw_headers"], got["body"], CRED)
 
 
 async def test_wire_reuses_one_pooled_connection(

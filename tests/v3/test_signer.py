@@ -19,7 +19,8 @@ from tencentcloud.common.sign import Sign
 from tencentcloud.iai.v20200303.iai_client import IaiClient
 
 from proxy.v3 import signer
-from proxy.v3.client import V3Client, V3Endpoint, encode_body
+from proxy.v3.body import encode_body
+from proxy.v3.client import V3Client, V3Endpoint
 from proxy.v3.credentials import static_credentials
 from proxy.v3.signer import Credential
 
@@ -44,9 +45,7 @@ def test_golden_vector_canonical_request_and_signature() -> None:
     )
     assert hashlib.sha256(canonical.encode()).hexdigest() == DOC_CANONICAL_HASH
     to_sign = signer.string_to_sign(timestamp=DOC_TS, service="cvm", canonical=canonical)
-    assert to_sign == (
-        f"TC3-HMAC-SHA256\n{DOC_TS}\n2019-02-25/cvm/tc3_request\n{DOC_CANONICAL_HASH}"
-    )
+    assert to_sign == (f"TC3-HMAC-SHA256\n{DOC_TS}\n2019-02-25/cvm/tc3_request\n{DOC_CANONICAL_HASH}")
     sig = signer.signature(secret_key=DOC_KEY, timestamp=DOC_TS, service="cvm", canonical=canonical)
     assert sig == DOC_SIGNATURE
 
@@ -88,7 +87,7 @@ FIVE_MB_IMAGE = base64.b64encode(os.urandom(3_750_000)).decode("ascii")  # 5,000
 BODIES: dict[str, dict[str, Any]] = {
     "empty": {},
     "unicode": {
-        "PersonName": "张三😀 \"quoted\" \\ back/slash",
+        "PersonName": '张三😀 "quoted" \\ back/slash',
         "PersonId": "t1.a%40b#c@d",
         "Tag": "🙂\u2028\u0000x",
         "FaceModelVersion": "3.0",
@@ -128,8 +127,9 @@ def test_client_headers_match_official_sdk(name: str, cred: Credential, monkeypa
     # build_request never touches the session: the SDK comparison needs no network.
     session: Any = None
     client = V3Client(endpoint, static_credentials(cred), session, clock=lambda: timestamp + 0.9)
-    body, headers = client.build_request("SearchFaces", BODIES[name])
-    assert body == encode_body(BODIES[name])
+    built, headers = client.build_request("SearchFaces", BODIES[name])
+    assert built == encode_body(BODIES[name])
+    body = bytes(built)
     assert json.loads(body) == BODIES[name]
 
     sdk = sdk_authorization(
