@@ -7,9 +7,12 @@ import sys
 from contextvars import ContextVar
 from typing import Literal
 
+import orjson
 import structlog
 
 from proxy.v3.client import V3CallRecord
+
+_v3_log = structlog.get_logger("proxy.v3")
 
 # The v3 calls made while serving the current request (each request runs in its own task/context).
 _v3_calls: ContextVar[list[V3CallRecord] | None] = ContextVar("v3_calls", default=None)
@@ -25,7 +28,7 @@ def record_v3_call(record: V3CallRecord) -> None:
     calls = _v3_calls.get()
     if calls is not None:
         calls.append(record)
-    structlog.get_logger("proxy.v3").debug(
+    _v3_log.debug(
         "v3_call",
         action=record.action,
         v3_code=record.code or "OK",
@@ -34,13 +37,17 @@ def record_v3_call(record: V3CallRecord) -> None:
     )
 
 
+def _json(event: object, **_options: object) -> str:
+    return orjson.dumps(event, default=repr).decode("utf-8")
+
+
 def configure(fmt: Literal["json", "console", "auto"] = "auto", level: str = "info") -> None:
     """JSON in production; readable console output when run in a terminal (fmt=auto)."""
     console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: structlog.typing.Processor = (
         structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
         if console
-        else structlog.processors.JSONRenderer()
+        else structlog.processors.JSONRenderer(serializer=_json)
     )
     structlog.configure(
         processors=[

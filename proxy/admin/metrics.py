@@ -6,8 +6,10 @@ import re
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 
 from proxy.translate.errors import V1_ERROR_CODES
 from proxy.translate.scores import Calibration
@@ -71,8 +73,16 @@ class Metrics:
         self.reloads = Counter("v1proxy_config_reloads", "configuration reloads by result", ("result",), registry=r)
         self._tenants: Collection[str] = frozenset()
         self._v3_codes: Collection[str] = frozenset()
+        self._children: dict[tuple[object, ...], Any] = {}  # labels() looked up once per label set
         for code in SIGNATURE_CODES:  # present from the start, so a rate() has a zero to start from
             self.signature_failures.labels(code=str(code))
+
+    def _child(self, metric: MetricWrapperBase, *values: str) -> Any:
+        key = (id(metric), *values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return child
 
     def bound(self, *, tenants: Collection[str], v3_codes: Collection[str]) -> None:
         """The label values allowed besides 'unknown'/'other': configured appids, mapped v3 codes."""
@@ -93,22 +103,22 @@ class Metrics:
     def observe_request(self, *, appid: str, op: str | None, code: int | None, seconds: float) -> None:
         tenant = appid if appid in self._tenants else UNKNOWN
         label = op_label(op)
-        self.requests.labels(tenant=tenant, op=label, code=code_label(code)).inc()
-        self.request_seconds.labels(op=label).observe(seconds)
+        self._child(self.requests, tenant, label, code_label(code)).inc()
+        self._child(self.request_seconds, label).observe(seconds)
         if code is not None and code in SIGNATURE_CODES:
-            self.signature_failures.labels(code=str(code)).inc()
+            self._child(self.signature_failures, str(code)).inc()
 
     def observe_v3(self, record: V3CallRecord) -> None:
         action = record.action if _ACTION.fullmatch(record.action) else UNKNOWN
-        self.v3_seconds.labels(action=action).observe(record.seconds)
+        self._child(self.v3_seconds, action).observe(record.seconds)
         if record.code:
             code = record.code if record.code in self._v3_codes else OTHER
-            self.v3_errors.labels(action=action, code=code).inc()
+            self._child(self.v3_errors, action, code).inc()
 
     def observe_score(self, raw: float, calibrated: float) -> None:
         op = _current_op.get()
-        self.score_raw.labels(op=op).observe(raw)
-        self.score_calibrated.labels(op=op).observe(calibrated)
+        self._child(self.score_raw, op).observe(raw)
+        self._child(self.score_calibrated, op).observe(calibrated)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -35,6 +35,7 @@ from proxy.v1.errors import V1Error
 DIGEST_SIZE = 20  # SHA-1
 CLOCK_SKEW_S = 300.0  # how far in the future a client's clock may run
 MAX_SIGNATURE_CHARS = 4096
+MAX_CHECKED_SIGNATURES = 4096  # verified multi-use signatures a keyring remembers
 _NUMBER = re.compile(r"\d{1,12}(?:\.\d{1,9})?")
 _REQUIRED = ("a", "k", "e", "t", "r")
 
@@ -54,7 +55,7 @@ class LegacyKey:
 class Keyring:
     """The configured legacy keys by SecretId, and the appids this proxy serves. Immutable."""
 
-    __slots__ = ("_appids", "_by_secret_id")
+    __slots__ = ("_appids", "_by_secret_id", "_checked")
 
     def __init__(self, keys: Iterable[LegacyKey], appids: Iterable[str] = ()) -> None:
         by_id: dict[str, LegacyKey] = {}
@@ -64,12 +65,23 @@ class Keyring:
             by_id[key.secret_id] = key
         self._by_secret_id: Mapping[str, LegacyKey] = MappingProxyType(by_id)
         self._appids = frozenset(appids) | {key.appid for key in by_id.values()}
+        # multi-use signatures whose HMAC one of these keys checked: an app reuses one for many requests
+        self._checked: dict[str, SignatureClaims] = {}
 
     def key(self, secret_id: str) -> LegacyKey | None:
         return self._by_secret_id.get(secret_id)
 
     def knows_appid(self, appid: str) -> bool:
         return appid in self._appids
+
+    def checked(self, signature: str) -> SignatureClaims | None:
+        """The claims of a multi-use signature already verified with these keys, if remembered."""
+        return self._checked.get(signature)
+
+    def remember_checked(self, signature: str, claims: SignatureClaims) -> None:
+        if len(self._checked) >= MAX_CHECKED_SIGNATURES:
+            self._checked.clear()  # bounded; the next requests simply verify again
+        self._checked[signature] = claims
 
     @property
     def appids(self) -> frozenset[str]:
@@ -188,6 +200,42 @@ def sign(key: LegacyKey, plain: str) -> str:
     return base64.b64encode(mac + body).decode("ascii")
 
 
+def _check_target(claims: SignatureClaims, *, appid: str, bucket: str | None) -> None:
+    if claims.appid != appid:
+        raise V1Error(6, "the appid in the signature does not match the request's appid")
+    if claims.bucket is not None and bucket is not None and claims.bucket != bucket:
+        raise V1Error(6, "the bucket in the signature does not match the request's bucket")
+
+
+def _check_hmac(text: str, *, appid: str, bucket: str | None, keyring: Keyring) -> tuple[SignatureClaims, bytes]:
+    """Decode a signature, match it to the request and a configured key, check its HMAC; codes 5, 6, 10-12, 14.
+
+    Returns the claims and the signature's decoded bytes (what the replay guard keys on)."""
+    raw, digest, fields = _decode(text)
+    claims = SignatureClaims(
+        appid=fields["a"],
+        bucket=fields.get("b") or None,
+        secret_id=fields["k"],
+        expires=_number(fields, "e"),
+        issued=_number(fields, "t"),
+        rand=fields["r"],
+        user=fields.get("u") or None,
+        fileid=fields.get("f", ""),
+    )
+    _check_target(claims, appid=appid, bucket=bucket)
+    if not keyring.knows_appid(appid):
+        raise V1Error(10)
+    key = keyring.key(claims.secret_id)
+    if key is None:
+        raise V1Error(11)
+    if key.appid != appid:
+        raise V1Error(12)
+    expected = hmac.new(key.secret_key.encode("utf-8"), raw[DIGEST_SIZE:], hashlib.sha1).digest()
+    if not hmac.compare_digest(expected, digest):
+        raise V1Error(14)
+    return claims, raw
+
+
 def verify(
     authorization: str | None,
     *,
@@ -205,38 +253,19 @@ def verify(
     text = (authorization or "").strip()
     if not text:
         raise V1Error(4)
-    raw, digest, fields = _decode(text)
-    expires, issued = _number(fields, "e"), _number(fields, "t")
-    claims = SignatureClaims(
-        appid=fields["a"],
-        bucket=fields.get("b") or None,
-        secret_id=fields["k"],
-        expires=expires,
-        issued=issued,
-        rand=fields["r"],
-        user=fields.get("u") or None,
-        fileid=fields.get("f", ""),
-    )
-    if claims.appid != appid:
-        raise V1Error(6, "the appid in the signature does not match the request's appid")
-    if claims.bucket is not None and bucket is not None and claims.bucket != bucket:
-        raise V1Error(6, "the bucket in the signature does not match the request's bucket")
-    if not keyring.knows_appid(appid):
-        raise V1Error(10)
-    key = keyring.key(claims.secret_id)
-    if key is None:
-        raise V1Error(11)
-    if key.appid != appid:
-        raise V1Error(12)
-    expected = hmac.new(key.secret_key.encode("utf-8"), raw[DIGEST_SIZE:], hashlib.sha1).digest()
-    if not hmac.compare_digest(expected, digest):
-        raise V1Error(14)
-    if claims.single_use:
-        if abs(now - issued) > single_use_window_s:
-            raise V1Error(13, "single-use signature is outside its replay window")
-        if not replay.remember(raw, until=issued + single_use_window_s, now=now):
-            raise V1Error(13)
-        return claims
+    claims = keyring.checked(text)
+    if claims is None:
+        claims, raw = _check_hmac(text, appid=appid, bucket=bucket, keyring=keyring)
+        if claims.single_use:
+            if abs(now - claims.issued) > single_use_window_s:
+                raise V1Error(13, "single-use signature is outside its replay window")
+            if not replay.remember(raw, until=claims.issued + single_use_window_s, now=now):
+                raise V1Error(13)
+            return claims
+        keyring.remember_checked(text, claims)
+    else:
+        _check_target(claims, appid=appid, bucket=bucket)
+    expires, issued = claims.expires, claims.issued
     if expires < now:
         raise V1Error(9)
     if expires - issued > max_validity_s or expires - now > max_validity_s + clock_skew_s:

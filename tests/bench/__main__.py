@@ -183,7 +183,7 @@ class Bench:
                     ],
                     "store": {"url": f"sqlite:///{store}"},
                     "admin": {"host": "127.0.0.1", "port": free_port()},
-                    "logging": {"format": "json", "level": "warning"},
+                    "logging": {"format": "json", "level": "info"},  # as deployed: one access-log line per request
                 }
             ).encode(),
         )

@@ -232,3 +232,50 @@ def test_keyring_knows_key_appids() -> None:
     assert ring.knows_appid(APPID)
     assert not ring.knows_appid(OTHER_APPID)
     assert ring.key(KEY.secret_id) == KEY
+
+
+def test_a_reused_signature_is_remembered_but_still_checked_against_each_request() -> None:
+    ring, guard = keyring(), ReplayGuard()
+    signature = sign(KEY, plain(e=str(int(NOW) + 60)))
+
+    def again(**kwargs: object) -> SignatureClaims:
+        args: dict[str, object] = {"appid": APPID, "bucket": "bucket", "now": NOW, **kwargs}
+        return verify(signature, keyring=ring, replay=guard, max_validity_s=MAX_VALIDITY, **args)  # type: ignore[arg-type]
+
+    first = again()
+    assert ring.checked(signature) == first  # the HMAC is not recomputed for the next request
+    assert again(now=NOW + 59) == first
+    for kwargs, code in (({"appid": OTHER_APPID}, 6), ({"bucket": "other"}, 6), ({"now": NOW + 61}, 9)):
+        with pytest.raises(V1Error) as info:
+            again(**kwargs)
+        assert info.value.code == code, kwargs
+    # a reload builds a new keyring: a key removed there refuses the remembered signature
+    with pytest.raises(V1Error) as info:
+        verify(
+            signature,
+            appid=APPID,
+            bucket="bucket",
+            keyring=Keyring([OTHER_KEY], appids=[APPID]),
+            replay=guard,
+            now=NOW,
+            max_validity_s=MAX_VALIDITY,
+        )
+    assert info.value.code == 11
+
+
+def test_forged_and_single_use_signatures_are_never_remembered() -> None:
+    ring = keyring()
+    forged = base64.b64encode(b"\0" * 20 + plain().encode()).decode()
+    with pytest.raises(V1Error):
+        verify(
+            forged,
+            appid=APPID,
+            bucket="bucket",
+            keyring=ring,
+            replay=ReplayGuard(),
+            now=NOW,
+            max_validity_s=MAX_VALIDITY,
+        )
+    once = sign(KEY, plain(e="0"))
+    verify(once, appid=APPID, bucket="bucket", keyring=ring, replay=ReplayGuard(), now=NOW, max_validity_s=MAX_VALIDITY)
+    assert ring.checked(forged) is None and ring.checked(once) is None
