@@ -116,6 +116,8 @@ def _resolve_all_secrets(data: Mapping[str, Any], problems: list[Problem]) -> di
 class Listen(_Frozen):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
+    # uvloop (default) costs ~20% less CPU per request than asyncio's loop (README "Performance")
+    event_loop: Literal["uvloop", "asyncio"] = "uvloop"
 
 
 class Upstream(_Frozen):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from proxy import logs
+from proxy import eventloop, logs
 from proxy.app import create_app
 from proxy.emulator.app import EmulatorConfig, RunningEmulator, start_emulator
 from proxy.emulator.faults import FaultConfig
@@ -152,5 +152,5 @@ async def _serve(args: argparse.Namespace, workdir: Path) -> None:
 def run(args: argparse.Namespace) -> int:
     logs.configure("console", "info")
     with tempfile.TemporaryDirectory(prefix="v1proxy-demo-") as tmp:
-        asyncio.run(_serve(args, Path(tmp)))
+        eventloop.run(_serve(args, Path(tmp)))
     return 0

@@ -16,7 +16,7 @@ from multiprocessing.connection import Connection
 import structlog
 from aiohttp import web
 
-from proxy import logs
+from proxy import eventloop, logs
 from proxy.admin.app import ADMIN_STATE, create_admin_app
 from proxy.app import create_app
 from proxy.lifecycle import reload_config
@@ -108,7 +108,9 @@ def _reserve(host: str, port: int) -> tuple[socket.socket, int]:
 
 
 def _worker(settings: Settings, path: str, ports: tuple[int, int], ready: Connection) -> None:
-    sys.exit(asyncio.run(serve(settings, path, ports=ports, reuse_port=True, ready=ready)))
+    sys.exit(
+        eventloop.run(serve(settings, path, ports=ports, reuse_port=True, ready=ready), loop=settings.listen.event_loop)
+    )
 
 
 def supervise(settings: Settings, path: str, workers: int) -> int:
@@ -175,4 +177,4 @@ def run(args: argparse.Namespace) -> int:
             return 2
     if args.workers > 1:
         return supervise(settings, path, args.workers)
-    return asyncio.run(serve(settings, path))
+    return eventloop.run(serve(settings, path), loop=settings.listen.event_loop)

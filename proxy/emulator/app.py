@@ -97,10 +97,7 @@ async def start_emulator(
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
-    server = site._server
-    bound = port
-    if isinstance(server, asyncio.base_events.Server) and server.sockets:
-        bound = int(server.sockets[0].getsockname()[1])
+    bound = int(runner.addresses[0][1]) if runner.addresses else port
     return RunningEmulator(app, runner, host, bound)
 
 

@@ -8,6 +8,7 @@ import signal
 import sys
 from pathlib import Path
 
+from proxy import eventloop
 from proxy.emulator.app import EmulatorConfig, start_emulator
 from proxy.emulator.faults import FaultConfig
 
@@ -74,5 +75,5 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"v1proxy emulator: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(_serve(config, args.host, args.port))
+    eventloop.run(_serve(config, args.host, args.port))
     return 0

@@ -1,6 +1,7 @@
 """The floor baseline: the least a Python hop must do — read the body, TC3-sign a v3-sized body, one upstream call.
 
 Run: python -m tests.bench.floor --port P --upstream URL --bodies DIR --secret-id ID --secret-key KEY
+It runs on the same event loop as the proxy (uvloop unless --event-loop asyncio).
 `POST /floor/<name>` reads the whole request body, then sends DIR/<name>.json (the v3 body the
 proxy would send for that request, with its action in DIR/<name>.action) to the upstream, signed
 over its SHA-256 exactly as v3 wants, and answers with the upstream's reply bytes.
@@ -15,6 +16,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from proxy import eventloop
 from proxy.v3 import signer
 
 UPSTREAM: web.AppKey[aiohttp.ClientSession] = web.AppKey("upstream", aiohttp.ClientSession)
@@ -70,10 +72,13 @@ def main() -> None:
     parser.add_argument("--bodies", type=Path, required=True)
     parser.add_argument("--secret-id", required=True)
     parser.add_argument("--secret-key", required=True)
+    parser.add_argument("--event-loop", choices=("uvloop", "asyncio"), default="uvloop", help="as the proxy's")
     args = parser.parse_args()
     app = make_app(args.upstream.rstrip("/"), args.bodies, signer.Credential(args.secret_id, args.secret_key))
+    factory = eventloop.loop_factory(args.event_loop)
     web.run_app(
         app,
+        loop=factory() if factory else None,
         host=args.host,
         port=args.port,
         access_log=None,

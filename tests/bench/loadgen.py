@@ -20,6 +20,7 @@ from typing import Any
 
 import aiohttp
 
+from proxy import eventloop
 from proxy.v3 import signer
 
 
@@ -245,7 +246,7 @@ async def execute(spec: dict[str, Any]) -> dict[str, Any]:
 
 def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text())
-    result = asyncio.run(execute(spec))
+    result = eventloop.run(execute(spec))
     print(json.dumps(result), flush=True)
     return 0
 
