@@ -46,6 +46,7 @@ import binascii
 import hashlib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 V3_ID_MAX = 64
 """v3 GroupId/PersonId limit (64 bytes; the v3 charset is ASCII, so 64 characters)."""
@@ -97,6 +98,7 @@ class Namespace:
 OPT_OUT = Namespace("")
 
 
+@lru_cache(maxsize=1024)  # a handful of tenants, asked on every request
 def tenant_namespace(appid: str, bucket: str | None, *, isolated: bool = True) -> Namespace:
     """The namespace of tenant (appid, bucket): a fixed-length hash prefix, or OPT_OUT if not isolated."""
     if not isolated:

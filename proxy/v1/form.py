@@ -39,6 +39,8 @@ MAX_ARRAY_INDEX = 999
 JSON_TYPES = frozenset({"application/json", "text/json"})
 SNIFFED_TYPES = frozenset({"", "text/plain", "application/octet-stream", "application/x-www-form-urlencoded"})
 _INDEXED = re.compile(r"(?P<base>[^\[\]]+)\[(?P<index>\d{1,4})\]")
+# What requests (the legacy SDK) and browsers write; anything else goes to aiohttp's full RFC 6266/2231 parser.
+_PLAIN_DISPOSITION = re.compile(r'form-data; *name="(?P<name>[^"\\%]*)"(?:; *filename="[^"\\]*")?')
 
 
 Blob = bytes | memoryview
@@ -233,6 +235,14 @@ def _part_headers(raw: memoryview) -> dict[str, str]:
     return headers
 
 
+def _part_name(disposition: str | None) -> str | None:
+    plain = _PLAIN_DISPOSITION.fullmatch(disposition) if disposition else None
+    if plain is not None:
+        return plain["name"]
+    _type, params = parse_content_disposition(disposition)
+    return content_disposition_filename(params, "name")
+
+
 async def _read_multipart(request: web.Request, max_body_bytes: int, max_fields: int) -> V1Form:
     boundary = _boundary(request.headers.get("Content-Type", ""))
     body = await _read_all(request, max_body_bytes)
@@ -240,8 +250,7 @@ async def _read_multipart(request: web.Request, max_body_bytes: int, max_fields:
     for headers, content in _parts(body, boundary):
         if headers.get("content-type", "").lower().startswith("multipart/"):
             raise _invalid("nested multipart is not supported")
-        _disposition, params = parse_content_disposition(headers.get("content-disposition"))
-        _add_part(content_disposition_filename(params, "name"), content, builder)
+        _add_part(_part_name(headers.get("content-disposition")), content, builder)
     if not builder.count:
         raise _invalid("empty body")
     return builder.build()

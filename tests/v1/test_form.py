@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
 import requests
 from aiohttp import web
+from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 from aiohttp.test_utils import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
 
-from proxy.v1.form import MAX_TEXT_FIELD_BYTES, read_form
+from proxy.v1.form import MAX_TEXT_FIELD_BYTES, _part_name, read_form
 from proxy.v1.routes import error_middleware
 
 LIMIT = 200_000
@@ -376,3 +380,18 @@ async def test_chunked_within_limit_is_fine(client: Client) -> None:
     response = await client.post("/read", data=chunked(body, 100), headers={"Content-Type": MP})
     assert response.status == 200
     assert (await response.json())["blobs"] == {"imageA": sha(JPEG)}
+
+
+@given(
+    name=st.text(st.characters(blacklist_categories=["Cc", "Cs"]), max_size=12),
+    filename=st.none() | st.text(st.characters(blacklist_categories=["Cc", "Cs"]), max_size=12),
+    spaced=st.booleans(),
+)
+def test_part_names_read_as_aiohttp_reads_them(name: str, filename: str | None, spaced: bool) -> None:
+    """The fast path for plain dispositions gives aiohttp's answer; anything unusual is aiohttp's to parse."""
+    sep = "; " if spaced else ";"
+    disposition = f'form-data{sep}name="{name}"' + (f'{sep}filename="{filename}"' if filename is not None else "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # aiohttp warns about the malformed ones
+        _type, params = parse_content_disposition(disposition)
+        assert _part_name(disposition) == content_disposition_filename(params, "name")
