@@ -1,8 +1,16 @@
-"""FaceStore on SQLite (aiosqlite): WAL, versioned schema migrated on open, one serialised connection."""
+"""FaceStore on SQLite: WAL, versioned schema migrated on open; writes on aiosqlite, reads inline.
+
+Writes go through one aiosqlite connection (its own thread: a transaction may wait for a lock or
+an fsync). Reads are point lookups by primary key, ~10 µs: they run on a second, read-only
+connection in the event loop's thread, which saves the two thread hand-offs (~80 µs of CPU) an
+aiosqlite call costs. In WAL mode a reader never waits for the writer and sees every commit.
+An in-memory store (tests) has no second connection: its reads go through aiosqlite.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -88,8 +96,9 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 class SqliteFaceStore:
     """A FaceStore over one aiosqlite connection; an asyncio lock keeps each transaction whole."""
 
-    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: str, reader: sqlite3.Connection | None = None) -> None:
         self._db = db
+        self._reader = reader
         self._path = path
         self._lock = asyncio.Lock()
         self._closed = False
@@ -110,8 +119,10 @@ class SqliteFaceStore:
             await self._db.execute("COMMIT")
 
     async def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        async with self._lock, self._db.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        if self._reader is not None:
+            return self._reader.execute(sql, params).fetchall()
+        async with self._lock:  # one trip to the database thread: execute and fetch together
+            return list(await self._db.execute_fetchall(sql, params))
 
     async def put_person(self, record: PersonRecord) -> None:
         async with self._transaction() as db:
@@ -191,6 +202,8 @@ class SqliteFaceStore:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._reader is not None:
+                self._reader.close()
             async with self._lock:
                 await self._db.close()
 
@@ -241,7 +254,19 @@ async def open_sqlite(path: str) -> SqliteFaceStore:
                 raise StoreError(f"store {path!r} could not switch to WAL journal mode")
         await db.execute("PRAGMA synchronous = NORMAL")
         await _migrate(db, path)
+        reader = None if path == MEMORY else _open_reader(path)
     except BaseException:
         await db.close()
         raise
-    return SqliteFaceStore(db, path)
+    return SqliteFaceStore(db, path, reader)
+
+
+def _open_reader(path: str) -> sqlite3.Connection:
+    try:
+        reader = sqlite3.connect(
+            f"{Path(path).absolute().as_uri()}?mode=ro", uri=True, isolation_level=None, timeout=0.2
+        )
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open store {path!r} for reading: {exc}") from exc
+    reader.execute("PRAGMA query_only = 1")
+    return reader

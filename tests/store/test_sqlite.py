@@ -235,3 +235,24 @@ def test_sqlite_urls() -> None:
 def test_unknown_scheme_names_supported(url: str) -> None:
     with pytest.raises(ValueError, match=r"sqlite:///.*sqlite://:memory:.*postgresql"):
         open_store(url)
+
+
+async def test_reads_see_each_commit_and_never_wait_for_a_writer(tmp_path: Path) -> None:
+    path = tmp_path / "meta.db"
+    store = await open_store(f"sqlite://{path}")
+    other = sqlite3.connect(path, isolation_level=None)  # another worker process, say
+    try:
+        await store.put_person(PersonRecord("ns", "p", "before", None))
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("UPDATE person SET name = 'after' WHERE person_id = 'p'")
+        # the write lock is held: a read answers at once with the last committed state
+        person = await asyncio.wait_for(store.get_person("ns", "p"), timeout=0.5)
+        assert person is not None and person.name == "before"
+        other.execute("COMMIT")
+        person = await store.get_person("ns", "p")
+        assert person is not None and person.name == "after"
+        await store.update_person("ns", "p", tag="mine")  # our own writes are read back at once too
+        assert await store.get_person("ns", "p") == PersonRecord("ns", "p", "after", "mine")
+    finally:
+        other.close()
+        await store.close()
