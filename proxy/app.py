@@ -194,6 +194,7 @@ def build_runtime(
         errors=errors,
         calibration=observed(calibration, metrics.observe_score),
         tenants={t.appid: TenantPolicy(isolated=t.isolated) for t in settings.tenants},
+        capture_face_attributes=settings.faces.capture_attributes,
     )
     if previous is not None:  # writes in flight keep serialising against new ones
         services = dataclasses.replace(services, locks=previous.services.locks)

@@ -168,6 +168,12 @@ class Limits(_Frozen):
     max_fields: int = Field(64, ge=4)
 
 
+class Faces(_Frozen):
+    # v3 keeps no per-face attributes: one DetectFace per added image records what getfaceinfo needs.
+    # false saves that call (half the v3 calls of newperson/addface); getfaceinfo then answers zeros.
+    capture_attributes: bool = True
+
+
 class Store(_Frozen):
     url: str = "sqlite:///var/lib/v1proxy/meta.db"
 
@@ -227,6 +233,7 @@ class Settings(_Frozen):
     auth: Auth = Auth()
     limits: Limits = Limits()
     store: Store = Store()
+    faces: Faces = Faces()
     scores: Scores = Scores()
     errors: Errors = Errors()
     logging: Logging = Logging()

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from proxy.handlers.context import Scope, Services
-from proxy.handlers.faces import capture_attributes, face_record
+from proxy.handlers.faces import NO_ATTRIBUTES, capture_attributes, face_record
 from proxy.handlers.groups import ensure_groups
 from proxy.store.base import PersonRecord
 from proxy.translate.fields import image_params
@@ -57,8 +57,9 @@ async def newperson(call: V1Call, services: Services) -> NewPersonResult:
             # the person's name and tag live in the store: v3 cannot hold every v1 name, nor a tag
             await services.store.put_person(PersonRecord(scope.store_key, req.person_id, req.person_name, req.tag))
             face_id = str(reply.data.get("FaceId") or "")
-            if face_id and attributes is not None:
-                await services.store.put_faces([face_record(scope, face_id, req.person_id, req.tag, await attributes)])
+            if face_id:  # without attribute capture the face is still the proxy's: getfaceinfo answers zeros
+                attrs = await attributes if attributes is not None else NO_ATTRIBUTES
+                await services.store.put_faces([face_record(scope, face_id, req.person_id, req.tag, attrs)])
         finally:
             if attributes is not None and not attributes.done():
                 attributes.cancel()
