@@ -40,7 +40,7 @@ from tests.bench.harness import (
     run_loadgen,
     start,
 )
-from tests.bench.nginx import start_nginx
+from tests.bench.nginx import start_canned_v3, start_nginx
 from tests.bench.workloads import (
     APPID,
     GROUP,
@@ -64,6 +64,7 @@ from tests.bench.workloads import (
     workloads,
     write_floor_bodies,
 )
+from tests.bench.wrk import machine_busy_seconds, run_wrk, write_script, wrk_binary
 
 PATHS = ("direct", "nginx", "floor", "proxy")
 PHASES = ("saturation", "latency50", "rss", "workers", "profile")
@@ -164,7 +165,8 @@ class Bench:
             v3_call(url, "DetectFace", {"Image": b64(image), "MaxFaceNum": 1})
         v3_call(url, "CompareFace", {"UrlA": f"{self.static.url}/a.jpg", "UrlB": f"{self.static.url}/b.jpg"})
 
-    def proxy(self, upstream: str, *, workers: int = 1, core: str | None = SERVER_CORE) -> Proc:
+    def proxy(self, upstream: str, *, workers: int = 1, core: str | None = SERVER_CORE, seed: bool = True) -> Proc:
+        """The proxy in front of `upstream`; `seed`: create the persons (needs an upstream that really enrols)."""
         self.run_index += 1
         port = free_port()
         store = self.workdir.path / f"meta{self.run_index}.db"
@@ -192,7 +194,8 @@ class Bench:
             argv += ["--workers", str(workers)]
         proc = start(f"proxy{self.run_index}", argv, ready="listening on", workdir=self.workdir.path, core=core)
         proc.url = f"http://127.0.0.1:{port}"  # the printed port may be 0
-        self.seed_proxy(proc.url)
+        if seed:
+            self.seed_proxy(proc.url)
         return proc
 
     def seed_proxy(self, url: str) -> None:
@@ -377,31 +380,119 @@ class Bench:
             emulator.stop()
 
     def workers_phase(self) -> None:
+        """`--workers 2` vs one worker on the small request, with the proxy the only significant CPU consumer.
+
+        Upstream: nginx answering every call with a canned CompareFace reply (it checks no signature;
+        the proxy still signs every v3 call). Load: wrk (C) sending the exact v1 compare_url request
+        with one multi-use signature. Nothing pinned, so two workers can use both cores; per run:
+        a request checked by hand, 1 s of warm-up, then the measured run. A run with any failed
+        reply reports errors, not a throughput.
+        """
         helptext = subprocess.run([V1PROXY, "serve", "--help"], capture_output=True, text=True, check=False).stdout
         if "--workers" not in helptext:
             self.notes.append("`v1proxy serve --workers` does not exist yet: the 2-worker row is skipped.")
             return
+        if wrk_binary() is None:
+            self.notes.append("wrk is not installed (apt-get install -y wrk): the --workers phase is skipped.")
+            return
         w = next(x for x in workloads(self.images, self.static.url) if x.name == "compare_url")
-        emulator = self.emulator(0)
-        out: dict[str, Any] = {}
+        req = w.chains("workers", 1)[0][0]
+        headers = {"Content-Type": req.v1_type, "Authorization": v1_authorization()}
+        script = write_script(self.workdir.path / "wrk-compare.lua", method="POST", headers=headers, body=req.v1_body)
+        canned = json.dumps(
+            {"Response": {"Score": 88.5, "FaceModelVersion": "3.0", "RequestId": "bench-canned-0000"}},
+            separators=(",", ":"),
+        )
+        connections, seconds = 64, max(1, round(self.seconds))
+        try:
+            upstream = start_canned_v3(self.workdir.path / "nginx-canned", free_port(), canned)
+        except RuntimeError as exc:
+            self.notes.append(f"the --workers phase is skipped: {exc}")
+            return
+        upstream_pids = [upstream.pid, *children(upstream.pid)]
+        runs: dict[str, dict[str, Any]] = {}
+
+        def check_by_hand(url: str) -> str | None:
+            """None when the proxy answers the exact request with code 0, else what went wrong."""
+            r = urllib.request.Request(f"{url}/face/{req.op}", data=req.v1_body, headers=headers, method="POST")  # noqa: S310
+            try:
+                with urllib.request.urlopen(r, timeout=30) as reply:  # noqa: S310 - local
+                    body = json.loads(reply.read())
+            except (OSError, ValueError) as exc:
+                return f"the request by hand failed: {exc!r}"
+            return None if body.get("code") == 0 else f"the request by hand got {json.dumps(body)[:300]}"
+
+        def one(workers: int) -> dict[str, Any]:
+            proxy = self.proxy(upstream.url, workers=workers, core=None, seed=False)
+            try:
+                pids = [proxy.pid, *children(proxy.pid)]
+                if len(pids) != (1 if workers == 1 else workers + 1):
+                    said = [x for x in proxy.log.read_text().splitlines() if "Error" in x or "failed to start" in x]
+                    running = f"{len(pids) - 1} of {workers} worker processes running ({'; '.join(said[-2:])})"
+                    return {"workers": workers, "throughput": None, "errors": 1, "error": running}
+                problem = check_by_hand(proxy.url)
+                if problem is not None:
+                    return {"workers": workers, "throughput": None, "errors": 1, "error": problem}
+                url = f"{proxy.url}/face/{req.op}"
+                run_wrk(url, script, threads=1, connections=connections, seconds=1)  # warm-up
+                cpu0, up0, busy0, t0 = cpu_of(pids), cpu_of(upstream_pids), machine_busy_seconds(), time.monotonic()
+                r = run_wrk(url, script, threads=1, connections=connections, seconds=seconds)
+                cpu1, up1, busy1, t1 = cpu_of(pids), cpu_of(upstream_pids), machine_busy_seconds(), time.monotonic()
+            except RuntimeError as exc:
+                return {"workers": workers, "throughput": None, "errors": 1, "error": str(exc)[-500:]}
+            finally:
+                proxy.stop()
+            n, wall = max(1, r.requests), t1 - t0
+            ours = (cpu1 - cpu0) + (up1 - up0) + r.cpu_seconds
+            return {
+                "workers": workers,
+                "throughput": r.throughput if r.errors == 0 else None,
+                "measured_req_s": r.throughput,
+                "requests": r.requests,
+                "seconds": r.seconds,
+                "p50_ms": r.p50_ms,
+                "p99_ms": r.p99_ms,
+                "errors": r.errors,
+                "non_2xx": r.non_2xx,
+                "socket_errors": r.socket_errors,
+                "bad_replies": r.bad_replies,
+                "error": r.bad_sample or ("no request completed" if r.requests == 0 else None),
+                "cpu_us_per_req": (cpu1 - cpu0) / n * 1e6,
+                "upstream_cpu_us_per_req": (up1 - up0) / n * 1e6,
+                "load_cpu_us_per_req": r.cpu_seconds / n * 1e6,
+                "proxy_cores": (cpu1 - cpu0) / wall,  # how many cores the proxy kept busy
+                "other_cores": max(0.0, (busy1 - busy0) - ours) / wall,  # anything else on the machine meanwhile
+            }
+
         try:
             for workers in (1, 2):
-                proxy = self.proxy(emulator.url, workers=workers, core=None)
-                try:
-                    pids = [proxy.pid] if workers == 1 else children(proxy.pid)
-                    r = self.load(w, "proxy", proxy.url, pids, mode="closed", concurrency=64)
-                    out[str(workers)] = r["throughput"]
-                    out[f"cpu_us_per_req_{workers}"] = r.get("cpu_us_per_req")
+                run = runs[str(workers)] = one(workers)
+                if run["throughput"] is None:
+                    print(f"  workers {workers}: ERRORS {run['errors']}: {run.get('error')}", flush=True)
+                    self.notes.append(f"--workers {workers} run had errors ({run['errors']}): {run.get('error')}")
+                else:
                     print(
-                        f"  workers {workers}: {r['throughput']:.1f} req/s, cpu/req {r.get('cpu_us_per_req', 0):.0f}"
-                        f" µs, errors {r['errors']}",
+                        f"  workers {workers}: {run['throughput']:.1f} req/s, p50 {run['p50_ms']:.2f} ms, proxy cpu/req"
+                        f" {run['cpu_us_per_req']:.0f} µs (nginx {run['upstream_cpu_us_per_req']:.0f} µs,"
+                        f" wrk {run['load_cpu_us_per_req']:.0f} µs), proxy on {run['proxy_cores']:.2f} cores,"
+                        f" others on {run['other_cores']:.2f}, errors 0",
                         flush=True,
                     )
-                finally:
-                    proxy.stop()
-            self.results["workers"] = out
         finally:
-            emulator.stop()
+            upstream.stop()
+        one_thr, two_thr = runs["1"]["throughput"], runs["2"]["throughput"]
+        self.results["workers"] = {
+            "upstream": "nginx returning a canned CompareFace reply (no signature check; the proxy still signs)",
+            "load": f"wrk -t1 -c{connections} -d{seconds}s after 1 s of warm-up",
+            "workload": w.name,
+            "1": one_thr,
+            "2": two_thr,
+            "ratio": two_thr / one_thr if one_thr and two_thr is not None else None,
+            "cpu_us_per_req_1": runs["1"].get("cpu_us_per_req"),
+            "cpu_us_per_req_2": runs["2"].get("cpu_us_per_req"),
+            "errors": {k: v["errors"] for k, v in runs.items()},
+            "runs": runs,
+        }
 
     def profile_phase(self) -> None:
         pyspy = shutil.which("py-spy") or str(Path(PYTHON).with_name("py-spy"))
