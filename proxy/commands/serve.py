@@ -140,20 +140,27 @@ def supervise(settings: Settings, path: str, workers: int) -> int:
             signal.signal(sig, forward)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    failed = []
     for proc, receive in procs:
         try:
             lines = receive.recv()
         except EOFError:
-            print(f"v1proxy: worker {proc.pid} failed to start", file=sys.stderr)
+            failed.append(proc)
     listen_sock.close()
     admin_sock.close()
-    if lines:
+    if failed:  # fail fast, as a whole: never serve on fewer workers than asked for
+        print(f"v1proxy: worker(s) {' '.join(str(p.pid) for p in failed)} failed to start", file=sys.stderr)
+        for proc, _receive in procs:
+            if proc.is_alive() and proc.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
+    elif lines:
         print(f"{lines}\nworkers: {' '.join(str(p.pid) for p, _ in procs)}", flush=True)
     codes = []
     for proc, _receive in procs:
         proc.join()
         codes.append(proc.exitcode)
-    return 0 if all(code == 0 for code in codes) else 1
+    return 0 if not failed and all(code == 0 for code in codes) else 1
 
 
 def run(args: argparse.Namespace) -> int:

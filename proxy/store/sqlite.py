@@ -1,26 +1,27 @@
-"""FaceStore on SQLite: WAL, versioned schema migrated on open; writes on aiosqlite, reads inline.
+"""FaceStore on SQLite (stdlib sqlite3): WAL, versioned schema migrated on open; writes in a thread, reads inline.
 
-Writes go through one aiosqlite connection (its own thread: a transaction may wait for a lock or
-an fsync). Reads are point lookups by primary key, ~10 µs: they run on a second, read-only
-connection in the event loop's thread, which saves the two thread hand-offs (~80 µs of CPU) an
-aiosqlite call costs. In WAL mode a reader never waits for the writer and sees every commit.
-An in-memory store (tests) has no second connection: its reads go through aiosqlite.
+Each write transaction runs whole, as one function, on the store's own thread (it may wait for
+another process's lock or for a checkpoint): one hand-off per transaction, not one per statement.
+Reads are primary-key lookups of ~10 µs: they run on a second, read-only connection in the event
+loop's thread, which saves a hand-off (~80 µs of CPU). In WAL mode that reader never waits for a
+writer and sees every commit. An in-memory store (tests) has one connection, reads go to its thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import aiosqlite
+from typing import Any, TypeVar
 
 from proxy.store.base import FaceRecord, PersonRecord, StoreError
 
 MEMORY = ":memory:"
+T = TypeVar("T")
+Work = Callable[[sqlite3.Connection], T]
 
 # Ordered schema migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
 # Append only; never edit a released step.
@@ -94,43 +95,41 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
 
 
 class SqliteFaceStore:
-    """A FaceStore over one aiosqlite connection; an asyncio lock keeps each transaction whole."""
+    """A FaceStore over a writer connection used only from its own thread, and an inline reader."""
 
-    def __init__(self, db: aiosqlite.Connection, path: str, reader: sqlite3.Connection | None = None) -> None:
-        self._db = db
+    def __init__(self, writer: sqlite3.Connection, path: str, reader: sqlite3.Connection | None = None) -> None:
+        self._writer = writer
         self._reader = reader
         self._path = path
-        self._lock = asyncio.Lock()
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="v1proxy-store")
         self._closed = False
 
     @property
     def path(self) -> str:
         return self._path
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                await self._db.execute("ROLLBACK")
-                raise
-            await self._db.execute("COMMIT")
+    async def _on_thread(self, work: Work[T]) -> T:
+        if self._closed:
+            raise StoreError(f"store {self._path!r} is closed")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, work, self._writer)
+
+    async def _write(self, work: Work[object]) -> None:
+        """Run `work` as one transaction on the store's thread: all of it is committed, or none."""
+        await self._on_thread(lambda db: _transaction(db, work))
 
     async def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
         if self._reader is not None:
             return self._reader.execute(sql, params).fetchall()
-        async with self._lock:  # one trip to the database thread: execute and fetch together
-            return list(await self._db.execute_fetchall(sql, params))
+        return await self._on_thread(lambda db: db.execute(sql, params).fetchall())
 
     async def put_person(self, record: PersonRecord) -> None:
-        async with self._transaction() as db:
-            await db.execute(
+        await self._write(
+            lambda db: db.execute(
                 "INSERT INTO person (namespace, person_id, name, tag) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (namespace, person_id) DO UPDATE SET name = excluded.name, tag = excluded.tag",
                 (record.namespace, record.person_id, record.name, record.tag),
             )
+        )
 
     async def get_person(self, namespace: str, person_id: str) -> PersonRecord | None:
         rows = await self._fetchall(
@@ -143,26 +142,29 @@ class SqliteFaceStore:
         self, namespace: str, person_id: str, *, name: str | None = None, tag: str | None = None
     ) -> None:
         # COALESCE keeps the stored value for each field not given (None).
-        async with self._transaction() as db:
-            await db.execute(
+        await self._write(
+            lambda db: db.execute(
                 "INSERT INTO person (namespace, person_id, name, tag) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (namespace, person_id) DO UPDATE SET "
                 "name = COALESCE(excluded.name, person.name), tag = COALESCE(excluded.tag, person.tag)",
                 (namespace, person_id, name, tag),
             )
+        )
 
     async def delete_person(self, namespace: str, person_id: str) -> None:
-        async with self._transaction() as db:
-            key = (namespace, person_id)
-            await db.execute("DELETE FROM face WHERE namespace = ? AND person_id = ?", key)
-            await db.execute("DELETE FROM person WHERE namespace = ? AND person_id = ?", key)
+        key = (namespace, person_id)
+
+        def delete(db: sqlite3.Connection) -> None:
+            db.execute("DELETE FROM face WHERE namespace = ? AND person_id = ?", key)
+            db.execute("DELETE FROM person WHERE namespace = ? AND person_id = ?", key)
+
+        await self._write(delete)
 
     async def put_faces(self, records: Sequence[FaceRecord]) -> None:
         if not records:
             return
         rows = [_face_row(r) for r in records]
-        async with self._transaction() as db:
-            await db.executemany(_INSERT_FACE, rows)
+        await self._write(lambda db: db.executemany(_INSERT_FACE, rows))
 
     async def get_face(self, namespace: str, face_id: str) -> FaceRecord | None:
         rows = await self._fetchall(_SELECT_FACES + "= ?", (namespace, face_id))
@@ -183,82 +185,94 @@ class SqliteFaceStore:
     async def delete_faces(self, namespace: str, face_ids: Sequence[str]) -> None:
         if not face_ids:
             return
-        async with self._transaction() as db:
-            for chunk in _chunks(list(face_ids)):
-                await db.execute(
-                    _DELETE_FACES + _in_placeholders(len(chunk)),
-                    (namespace, *chunk),
-                )
+        chunks = list(_chunks(list(face_ids)))
+
+        def delete(db: sqlite3.Connection) -> None:
+            for chunk in chunks:
+                db.execute(_DELETE_FACES + _in_placeholders(len(chunk)), (namespace, *chunk))
+
+        await self._write(delete)
 
     async def ping(self) -> bool:
-        if self._closed:
-            return False
         try:
-            rows = await self._fetchall("SELECT 1", ())
+            rows = await self._on_thread(lambda db: db.execute("SELECT 1").fetchall())
         except Exception:
             return False
         return rows == [(1,)]
 
     async def close(self) -> None:
-        if not self._closed:
-            self._closed = True
-            if self._reader is not None:
-                self._reader.close()
-            async with self._lock:
-                await self._db.close()
+        if self._closed:
+            return
+        self._closed = True
+        if self._reader is not None:
+            self._reader.close()
+        # the thread finishes what was queued (no transaction is cut short), then closes the writer
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._writer.close)
+        self._thread.shutdown(wait=True)
 
 
-async def _user_version(db: aiosqlite.Connection) -> int:
-    async with db.execute("PRAGMA user_version") as cursor:
-        row = await cursor.fetchone()
-    return int(row[0]) if row else 0
+def _transaction(db: sqlite3.Connection, work: Work[Any]) -> None:
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        work(db)
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
 
 
-async def _migrate(db: aiosqlite.Connection, path: str) -> None:
+def _migrate(db: sqlite3.Connection, path: str) -> None:
     """Apply the missing migrations in order, each in its own transaction (safe if two processes race)."""
     while True:
-        await db.execute("BEGIN IMMEDIATE")
+        db.execute("BEGIN IMMEDIATE")
         try:
-            version = await _user_version(db)
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
                 raise StoreError(
                     f"store {path!r} has schema version {version}, newer than this v1proxy "
                     f"(which knows up to {SCHEMA_VERSION}); upgrade v1proxy or point it at another store"
                 )
             if version == SCHEMA_VERSION:
-                await db.execute("COMMIT")
+                db.execute("COMMIT")
                 return
             for statement in MIGRATIONS[version]:
-                await db.execute(statement)
-            await db.execute(f"PRAGMA user_version = {version + 1:d}")
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {version + 1:d}")
         except BaseException:
-            await db.execute("ROLLBACK")
+            db.execute("ROLLBACK")
             raise
-        await db.execute("COMMIT")
+        db.execute("COMMIT")
 
 
-async def open_sqlite(path: str) -> SqliteFaceStore:
-    """Open (creating file and parent directory if needed) and migrate a SQLite store at `path`."""
-    if path != MEMORY:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+def _open_writer(path: str) -> sqlite3.Connection:
+    """The writer connection, WAL and migrated; made on the store's thread, which alone uses it."""
     try:
-        db = await aiosqlite.connect(path, isolation_level=None)
-    except Exception as exc:
+        db = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
+    except sqlite3.Error as exc:
         raise StoreError(f"cannot open store {path!r}: {exc}") from exc
     try:
-        await db.execute("PRAGMA busy_timeout = 5000")
-        if path != MEMORY:
-            async with db.execute("PRAGMA journal_mode = WAL") as cursor:
-                row = await cursor.fetchone()
-            if row is None or str(row[0]).lower() != "wal":
-                raise StoreError(f"store {path!r} could not switch to WAL journal mode")
-        await db.execute("PRAGMA synchronous = NORMAL")
-        await _migrate(db, path)
-        reader = None if path == MEMORY else _open_reader(path)
+        if path != MEMORY and _journal_mode_wal(db) != "wal":
+            raise StoreError(f"store {path!r} could not switch to WAL journal mode")
+        db.execute("PRAGMA synchronous = NORMAL")
+        _migrate(db, path)
     except BaseException:
-        await db.close()
+        db.close()
         raise
-    return SqliteFaceStore(db, path, reader)
+    return db
+
+
+def _journal_mode_wal(db: sqlite3.Connection, *, attempts: int = 50) -> str:
+    """Switch to WAL. Workers opening a new file together contend for it, and SQLite's busy handler
+    does not cover a journal-mode change: retry "database is locked" for up to ~5 s."""
+    for attempt in range(attempts):
+        try:
+            row = db.execute("PRAGMA journal_mode = WAL").fetchone()
+            return str(row[0]).lower() if row else ""
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise StoreError(f"cannot switch the store to WAL: {exc}") from exc
+            time.sleep(0.1)
+    return ""
 
 
 def _open_reader(path: str) -> sqlite3.Connection:
@@ -270,3 +284,16 @@ def _open_reader(path: str) -> sqlite3.Connection:
         raise StoreError(f"cannot open store {path!r} for reading: {exc}") from exc
     reader.execute("PRAGMA query_only = 1")
     return reader
+
+
+async def open_sqlite(path: str) -> SqliteFaceStore:
+    """Open (creating file and parent directory if needed) and migrate a SQLite store at `path`."""
+    if path != MEMORY:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    writer = await asyncio.to_thread(_open_writer, path)
+    try:
+        reader = None if path == MEMORY else _open_reader(path)
+    except BaseException:
+        writer.close()
+        raise
+    return SqliteFaceStore(writer, path, reader)

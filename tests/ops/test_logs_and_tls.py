@@ -13,7 +13,7 @@ import trustme
 from qcloud_image import CIBuffer, CIFile
 
 from proxy.emulator.synthetic import subject_photo
-from tests.ops.conftest import TENANT_A, config, legacy_client, start_proxy, write_config
+from tests.ops.conftest import TENANT_A, config, legacy_client, spawn, start_proxy, write_config
 
 
 def test_logs_carry_the_request_id_and_no_secret_signature_or_image(
@@ -118,3 +118,17 @@ def test_two_workers_share_the_port(tmp_path: Path, fast_emulator: str, legacy_h
             assert client.face_getinfo("erin")["code"] == 0
     finally:
         assert proxy.proc.stop() == 0
+
+
+def test_workers_that_cannot_start_stop_the_whole_server(tmp_path: Path, fast_emulator: str) -> None:
+    """A worker that fails to start (here: its store cannot be created) fails `serve --workers` as a whole."""
+    (tmp_path / "a-file").write_text("not a directory")
+    cfg = tmp_path / "proxy.yaml"
+    write_config(cfg, config(fast_emulator, tmp_path / "a-file" / "meta.db"))
+    proc = spawn(["serve", "--config", str(cfg), "--workers", "2"], tmp_path / "proxy.log")
+    try:
+        assert proc.popen.wait(timeout=60) == 1
+    finally:
+        proc.stop()
+    assert "failed to start" in proc.stderr()
+    assert proc.popen.stdout is not None and "listening" not in proc.popen.stdout.read()

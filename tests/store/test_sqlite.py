@@ -121,10 +121,9 @@ async def test_delete_person_is_one_transaction(store: FaceStore) -> None:
     await store.put_person(PersonRecord("ns", "p", "n", None))
     await store.put_faces([face("ns", "f", "p")])
     # Make the second statement (DELETE FROM person) fail: the face delete must roll back too.
-    async with store._lock:
-        await store._db.execute(
-            "CREATE TRIGGER refuse BEFORE DELETE ON person BEGIN SELECT RAISE(ABORT, 'refused'); END"
-        )
+    other = sqlite3.connect(store.path)  # a trigger set from outside, as another process could
+    other.execute("CREATE TRIGGER refuse BEFORE DELETE ON person BEGIN SELECT RAISE(ABORT, 'refused'); END")
+    other.close()
     with pytest.raises(sqlite3.IntegrityError):
         await store.delete_person("ns", "p")
     assert await store.get_face("ns", "f") is not None
@@ -256,3 +255,23 @@ async def test_reads_see_each_commit_and_never_wait_for_a_writer(tmp_path: Path)
     finally:
         other.close()
         await store.close()
+
+
+def test_workers_opening_one_new_file_together_all_succeed(tmp_path: Path) -> None:
+    """`serve --workers N` on a fresh file: every process switches it to WAL and migrates, none fails."""
+    import multiprocessing
+
+    path = tmp_path / "fresh.db"
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(6) as pool:
+        results = pool.map(_open_and_close, [str(path)] * 6)
+    assert results == [SCHEMA_VERSION] * 6
+
+
+def _open_and_close(path: str) -> int:
+    async def run() -> int:
+        store = await open_store(f"sqlite://{path}")
+        await store.close()
+        return int(sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0])
+
+    return asyncio.run(run())
