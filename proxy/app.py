@@ -116,53 +116,45 @@ def request_id_from(header: str | None) -> str:
 
 
 @web.middleware
-async def correlate(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
-    """Outermost: X-Request-Id in (or made) and out, bound into every log event; metrics of the request."""
+async def observe(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
+    """Outermost: X-Request-Id in (or made) and out, bound into every log event; the request's metrics;
+    one access-log event per request: appid, op, v1 code, the v3 calls with codes and RequestIds, latency."""
     request_id = request_id_from(request.headers.get(REQUEST_ID_HEADER))
     request[REQUEST_ID] = request_id
     metrics = request.app[METRICS]
     op = request.match_info.get("op")
     started = time.perf_counter()
+    calls = logs.start_request()
+    response: web.StreamResponse | None = None
     with structlog.contextvars.bound_contextvars(request_id=request_id), metrics.serving(op):
         try:
             response = await handler(request)
         finally:
+            seconds = time.perf_counter() - started
             call = request.get(V1_CALL)
-            metrics.observe_request(
-                appid=call.target.appid if call else "",
-                op=op,
-                code=request.get(V1_CODE),
-                seconds=time.perf_counter() - started,
-            )
+            appid = call.target.appid if call else ""
+            code = request.get(V1_CODE)
+            metrics.observe_request(appid=appid, op=op, code=code, seconds=seconds)
+            if response is not None:
+                log.info(
+                    "request",
+                    request_id=request_id,
+                    op=op or request.path,
+                    appid=appid,
+                    v1_code=code,
+                    status=response.status,
+                    v3=[
+                        {
+                            "action": c.action,
+                            "code": c.code or "OK",
+                            "request_id": c.request_id,
+                            "ms": round(c.seconds * 1000, 2),
+                        }
+                        for c in calls
+                    ],
+                    ms=round(seconds * 1000, 2),
+                )
     response.headers[REQUEST_ID_HEADER] = request_id
-    return response
-
-
-@web.middleware
-async def access_log(request: web.Request, handler: RequestHandler) -> web.StreamResponse:
-    """One event per request: appid, op, v1 code, the v3 calls with codes and RequestIds, latency."""
-    started = time.perf_counter()
-    calls = logs.start_request()
-    response = await handler(request)
-    call = request.get(V1_CALL)
-    log.info(
-        "request",
-        request_id=request.get(REQUEST_ID, ""),
-        op=request.match_info.get("op", request.path),
-        appid=call.target.appid if call else "",
-        v1_code=request.get(V1_CODE),
-        status=response.status,
-        v3=[
-            {
-                "action": c.action,
-                "code": c.code or "OK",
-                "request_id": c.request_id,
-                "ms": round(c.seconds * 1000, 2),
-            }
-            for c in calls
-        ],
-        ms=round((time.perf_counter() - started) * 1000, 2),
-    )
     return response
 
 
@@ -217,7 +209,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[correlate, access_log, error_middleware],
+        middlewares=[observe, error_middleware],
         # the v1 layer enforces the configured limit itself (code 23) while streaming
         client_max_size=settings.limits.max_body_bytes + 64 * 1024,
     )

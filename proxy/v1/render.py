@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import typing
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -20,37 +21,36 @@ from proxy.v1.results import V1Result
 JSON_CONTENT_TYPE = "application/json"
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+Converter = Callable[[Any], Any]
+_FIELDS: dict[type, tuple[tuple[str, Converter], ...]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _HINTS.get(cls)
-    if hints is None:
-        hints = _HINTS[cls] = typing.get_type_hints(cls)
-    return hints
-
-
-def _wire(value: Any, hint: Any) -> Any:
-    """``value`` as the JSON value of a field typed ``hint``."""
+def _converter(hint: Any) -> Converter:
+    """How a value of a field typed ``hint`` becomes its JSON value (worked out once per field)."""
     if hint is bool:
-        return bool(value)
+        return bool
     if hint is float:
-        return float(value)
+        return float
     if hint is int:
-        return round(value) if isinstance(value, float) else int(value)
+        return lambda value: round(value) if isinstance(value, float) else int(value)
     if hint is str:
-        return str(value)
+        return str
     if typing.get_origin(hint) is tuple:
         (item_hint, _ellipsis) = typing.get_args(hint)
-        return [_wire(item, item_hint) for item in value]
+        item = _converter(item_hint)
+        return lambda values: [item(v) for v in values]
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        return _fields(value)
+        return _fields
     raise TypeError(f"no v1 wire form for {hint!r}")
 
 
 def _fields(obj: Any) -> dict[str, Any]:
-    hints = _hints(type(obj))
-    return {f.name: _wire(getattr(obj, f.name), hints[f.name]) for f in dataclasses.fields(obj)}
+    cls = type(obj)
+    plan = _FIELDS.get(cls)
+    if plan is None:
+        hints = typing.get_type_hints(cls)
+        plan = _FIELDS[cls] = tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(obj))
+    return {name: convert(getattr(obj, name)) for name, convert in plan}
 
 
 def result_body(result: V1Result) -> dict[str, Any]:
