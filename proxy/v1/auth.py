@@ -53,7 +53,8 @@ class LegacyKey:
 
 
 class Keyring:
-    """The configured legacy keys by SecretId, and the appids this proxy serves. Immutable."""
+    """The configured legacy keys by SecretId, and the appids this proxy serves (immutable), with the
+    multi-use signatures already verified against these keys (a bounded memo; a reload makes a new keyring)."""
 
     __slots__ = ("_appids", "_by_secret_id", "_checked")
 
