@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import random
 import re
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 import aiohttp
 import structlog
@@ -16,10 +16,11 @@ from aiohttp import web
 from aiohttp.typedefs import Handler as RequestHandler
 
 from proxy import logs
-from proxy.admin.metrics import Metrics, observed
-from proxy.handlers.boundary import Handler, run_handler
+from proxy.domain.requests import Target, V1Call
+from proxy.domain.results import V1Result
 from proxy.handlers.context import Services, TenantPolicy
-from proxy.handlers.table import OP_HANDLERS
+from proxy.handlers.ops import OPS, Op, run_op
+from proxy.metrics import Metrics, observed
 from proxy.settings import Settings
 from proxy.store import open_store
 from proxy.store.base import FaceStore
@@ -27,15 +28,13 @@ from proxy.translate.errors import load_default_error_map
 from proxy.translate.scores import calibration_from_config
 from proxy.v1.auth import Keyring, LegacyKey, ReplayGuard, verify
 from proxy.v1.errors import V1Error
-from proxy.v1.requests import Target, V1Call
-from proxy.v1.results import V1Result
 from proxy.v1.routes import (
     REQUEST_ID,
     V1_CALL,
     V1_CODE,
     Authenticator,
-    OpHandler,
     error_middleware,
+    new_request_id,
     v1_routes,
 )
 from proxy.v3.client import V3CallRecord, V3Client, V3Endpoint, make_session
@@ -54,8 +53,30 @@ class Runtime:
     keyring: Keyring
 
 
+class RuntimeHolder:
+    """The app's current Runtime: set in the app before it freezes; a reload swaps `current`, never the app."""
+
+    __slots__ = ("_current",)
+
+    def __init__(self, current: Runtime | None = None) -> None:
+        self._current = current
+
+    @property
+    def loaded(self) -> bool:
+        return self._current is not None
+
+    @property
+    def current(self) -> Runtime:
+        if self._current is None:
+            raise RuntimeError("the proxy's runtime is not built yet (the app has not started)")
+        return self._current
+
+    def swap(self, runtime: Runtime) -> None:
+        self._current = runtime
+
+
 SETTINGS = web.AppKey("settings", Settings)
-RUNTIME = web.AppKey("runtime", Runtime)
+RUNTIME = web.AppKey("runtime", RuntimeHolder)
 REPLAY = web.AppKey("replay", ReplayGuard)
 METRICS = web.AppKey("metrics", Metrics)
 SESSION = web.AppKey("v3_session", aiohttp.ClientSession)
@@ -83,7 +104,7 @@ def credential_of(settings: Settings) -> Credential:
 
 
 def _authenticator(app: web.Application) -> Authenticator:
-    runtime = app[RUNTIME]
+    runtime = app[RUNTIME].current
     auth = runtime.settings.auth
 
     def authenticate(authorization: str | None, target: Target) -> None:
@@ -101,9 +122,12 @@ def _authenticator(app: web.Application) -> Authenticator:
     return authenticate
 
 
-def _bound(app: web.Application, handler: Handler) -> OpHandler:
-    async def serve(call: V1Call) -> V1Result:
-        return await run_handler(handler, call, app[RUNTIME].services)
+def _server(holder: RuntimeHolder) -> Callable[[Op[Any, Any], V1Call], Awaitable[V1Result]]:
+    """Runs one parsed v1 call with the current runtime (read per request: reloads swap it)."""
+
+    def serve(op: Op[Any, Any], call: V1Call) -> Awaitable[V1Result]:
+        services = holder.current.services
+        return run_op(op, call.request, services, services.scope(call.target))
 
     return serve
 
@@ -112,7 +136,7 @@ def request_id_from(header: str | None) -> str:
     """The caller's X-Request-Id when printable ASCII of at most 128 characters, else a fresh one."""
     if header is not None and _GOOD_REQUEST_ID.fullmatch(header):
         return header
-    return f"{random.getrandbits(128):032x}"  # an id, not a secret: no system call for it
+    return new_request_id()
 
 
 @web.middleware
@@ -199,7 +223,7 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
     session = make_session(limit=settings.upstream.pool_size)
     store = await open_store(settings.store.url)
     app[SESSION] = session
-    app[RUNTIME] = build_runtime(settings, session=session, store=store, metrics=app[METRICS])
+    app[RUNTIME].swap(build_runtime(settings, session=session, store=store, metrics=app[METRICS]))
     try:
         yield
     finally:
@@ -217,15 +241,27 @@ def create_app(settings: Settings) -> web.Application:
     app[REPLAY] = ReplayGuard()
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_services)
-    handlers: Mapping[str, OpHandler] = {op: _bound(app, handler) for op, handler in OP_HANDLERS.items()}
+    holder = app[RUNTIME] = RuntimeHolder()
     app.add_routes(
         v1_routes(
-            handlers=handlers,
+            ops=OPS,
+            serve=_server(holder),
             authenticate=partial(_authenticator, app),
-            max_body_bytes=lambda: app[RUNTIME].settings.limits.max_body_bytes,
+            max_body_bytes=lambda: holder.current.settings.limits.max_body_bytes,
+            max_fields=lambda: holder.current.settings.limits.max_fields,
         )
     )
     return app
 
 
-__all__ = ["METRICS", "RUNTIME", "SESSION", "SETTINGS", "Runtime", "V1Error", "build_runtime", "create_app"]
+__all__ = [
+    "METRICS",
+    "RUNTIME",
+    "SESSION",
+    "SETTINGS",
+    "Runtime",
+    "RuntimeHolder",
+    "V1Error",
+    "build_runtime",
+    "create_app",
+]

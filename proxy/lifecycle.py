@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import structlog
@@ -14,15 +13,7 @@ from proxy.settings import Problem, Settings, SettingsError, load_settings
 log = structlog.get_logger("proxy.reload")
 
 # Settings a running process cannot change: they take effect on the next start only.
-RESTART_ONLY: tuple[tuple[str, str], ...] = (
-    ("listen", "listen"),
-    ("admin", "admin"),
-    ("tls", "tls"),
-    ("drain", "drain"),
-    ("store.url", "store"),
-    ("upstream.pool_size", "upstream.pool_size"),
-    ("logging", "logging"),
-)
+RESTART_ONLY: tuple[str, ...] = ("listen", "admin", "tls", "drain", "store.url", "upstream.pool_size", "logging")
 
 
 @dataclass(frozen=True)
@@ -36,7 +27,7 @@ class ReloadOutcome:
 
 def _restart_needed(old: Settings, new: Settings) -> tuple[str, ...]:
     changed = []
-    for name, _ in RESTART_ONLY:
+    for name in RESTART_ONLY:
         head, _, tail = name.partition(".")
         a, b = getattr(old, head), getattr(new, head)
         if tail:
@@ -52,7 +43,7 @@ def reload_config(app: web.Application, path: str) -> ReloadOutcome:
         settings = load_settings(path)
     except SettingsError as exc:
         return _refused(app, path, exc.problems)
-    old = app[RUNTIME]
+    old = app[RUNTIME].current
     try:
         runtime = build_runtime(
             settings, session=app[SESSION], store=old.services.store, metrics=app[METRICS], previous=old
@@ -60,9 +51,7 @@ def reload_config(app: web.Application, path: str) -> ReloadOutcome:
     except ValueError as exc:
         return _refused(app, path, [Problem(path, "a usable configuration", str(exc))])
     restart = _restart_needed(old.settings, settings)
-    with warnings.catch_warnings():  # aiohttp frowns on state changes after start; this one is the design
-        warnings.simplefilter("ignore", DeprecationWarning)
-        app[RUNTIME] = runtime
+    app[RUNTIME].swap(runtime)  # the holder was set before the app froze: only its content changes
     app[METRICS].reloads.labels(result="applied").inc()
     log.info(
         "config.reloaded",

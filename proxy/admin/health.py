@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from proxy.app import RUNTIME, credential_of
+from proxy.translate.v3api import GET_GROUP_LIST
 from proxy.v3.errors import V3Error
 
 
@@ -34,7 +35,7 @@ class UpstreamProbe:
         if self._last is not None and now - self._last[0] < self.every_s:
             return self._last[1]
         try:
-            await app[RUNTIME].services.v3.call("GetGroupList", {"Offset": 0, "Limit": 1})
+            await app[RUNTIME].current.services.v3.call(GET_GROUP_LIST, {"Offset": 0, "Limit": 1})
             result = Check("upstream", True)
         except V3Error as exc:
             result = Check("upstream", False, exc.code)
@@ -48,9 +49,10 @@ async def readiness(
     """Every readiness check; ready when all are ok."""
     if draining:
         return [Check("draining", False, "shutting down")]
-    runtime = app.get(RUNTIME)
-    if runtime is None:
+    holder = app.get(RUNTIME)
+    if holder is None or not holder.loaded:
         return [Check("config", False, "not loaded")]
+    runtime = holder.current
     checks = [Check("config", True, f"{len(runtime.settings.tenants)} tenant(s)")]
     try:
         store_ok = await runtime.services.store.ping()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
@@ -143,7 +143,3 @@ def _str_list(name: str, value: Any) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise invalid_parameter(name, "an array of strings")
     return list(value)
-
-
-def allowed(names: Sequence[str]) -> frozenset[str]:
-    return frozenset(names)

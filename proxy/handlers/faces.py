@@ -1,158 +1,119 @@
-"""v1 face family: addface, delface, getfaceinfo; and the face data v3 cannot keep."""
+"""v1 face family: addface, delface, getfaceinfo; and the face attributes v3 cannot keep."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Sequence
 
 import structlog
 
-from proxy.handlers.context import Scope, Services
+from proxy.domain.codes import V1Error
+from proxy.domain.faces import NO_ATTRIBUTES, FaceAttributes
+from proxy.domain.requests import AddFace, DelFace, GetFaceInfo, ImageSource
+from proxy.domain.results import AddFaceResult, DelFaceResult, GetFaceInfoResult
+from proxy.handlers.context import Services
 from proxy.store.base import FaceRecord
-from proxy.translate.fields import create_face_ret_code, face_attributes, image_params
-from proxy.v1.errors import V1Error
-from proxy.v1.requests import AddFace, DelFace, GetFaceInfo, ImageSource, V1Call
-from proxy.v1.results import AddFaceResult, DelFaceResult, FaceInfo, GetFaceInfoResult
+from proxy.translate import faces as t
+from proxy.translate import v3api
+from proxy.translate.fields import detect_face_params, detected_attributes
+from proxy.translate.person import person_params
+from proxy.translate.scope import Scope
+from proxy.translate.v3api import Params
 from proxy.v3.client import V3Reply
 from proxy.v3.errors import V3Error
 
 log = structlog.get_logger(__name__)
 
-CREATE_FACE_BATCH = 5  # v3: at most 5 images per CreateFace
-CONCURRENT = frozenset({"FailedOperation.CreateFaceConcurrent", "FailedOperation.ConflictOperation"})
-CONCURRENT_RETRIES = (0.05, 0.1, 0.2, 0.4)  # another proxy instance is adding to the same person
-FACE_LIMIT_RET_CODE = -1309  # v1: face count over the limit
-FACE_LIMIT = "InvalidParameterValue.PersonFaceNumExceed"
-PERSON_FACE_LIMIT = 5  # v3 keeps at most 5 faces per person (v1: 20)
-NO_ATTRIBUTES: dict[str, Any] = face_attributes({})
+CONCURRENT_RETRIES = (0.05, 0.1, 0.2, 0.4)  # pauses before retrying a CreateFace another writer collided with
 
 
-async def capture_attributes(services: Services, image: ImageSource) -> dict[str, Any]:
+async def capture_attributes(services: Services, image: ImageSource) -> FaceAttributes:
     """What v1's getfaceinfo will need later: v3 keeps no per-face attributes, so ask now."""
     try:
-        reply = await services.v3.call(
-            "DetectFace",
-            {**image_params(image.url, image.data), "MaxFaceNum": 1, "NeedFaceAttributes": 1},
-        )
+        reply = await services.v3.call(v3api.DETECT_FACE, detect_face_params(image, attributes=True))
     except V3Error as exc:
         log.warning("face_attributes_unavailable", v3_code=exc.code, v3_request_id=exc.request_id)
         return NO_ATTRIBUTES
-    infos = reply.data.get("FaceInfos") or []
-    return face_attributes(infos[0]) if infos else NO_ATTRIBUTES
+    return detected_attributes(reply)
 
 
-def face_record(scope: Scope, face_id: str, person_id: str, tag: str | None, attrs: dict[str, Any]) -> FaceRecord:
-    return FaceRecord(namespace=scope.store_key, face_id=face_id, person_id=person_id, tag=tag, **attrs)
+def face_records(scope: Scope, person_id: str, tag: str | None, added: Sequence[t.AddedFace]) -> list[FaceRecord]:
+    return [FaceRecord(scope.store_key, face.face_id, person_id, tag, face.attributes) for face in added]
 
 
-async def addface(call: V1Call, services: Services) -> AddFaceResult:
-    req = call.request
-    assert isinstance(req, AddFace)
-    scope = Scope.of(call.target, services)
+async def addface(req: AddFace, services: Services, scope: Scope) -> AddFaceResult:
     person = scope.v3_id(req.person_id)
-    added: list[tuple[str, dict[str, Any]]] = []
+    added: list[t.AddedFace] = []
     ret_codes: list[int] = []
     session_id = ""
     async with services.locks.hold(scope.writer_key(person)):
-        for start in range(0, len(req.images), CREATE_FACE_BATCH):
-            batch = req.images[start : start + CREATE_FACE_BATCH]
+        for start in range(0, len(req.images), t.CREATE_FACE_BATCH):
+            batch = req.images[start : start + t.CREATE_FACE_BATCH]
             try:
-                batch_added, batch_codes, request_id = await _add_batch(services, person, batch)
+                created = await _add_batch(services, person, batch)
             except V3Error as exc:
                 if not added:
                     raise
                 # earlier batches landed: report them, and this error for every image not added
                 ret_codes += [services.errors.to_v1(exc.code, exc.message).code] * (len(req.images) - start)
                 break
-            session_id = session_id or request_id
-            added += batch_added
-            ret_codes += batch_codes
+            session_id = session_id or created.request_id
+            added += await _with_attributes(services, batch, created)
+            ret_codes += created.ret_codes
         if added:
-            await services.store.put_faces(
-                [face_record(scope, face_id, req.person_id, req.tag, attrs) for face_id, attrs in added]
-            )
-    return AddFaceResult(
-        session_id=session_id,
-        added=len(added),
-        face_ids=tuple(face_id for face_id, _ in added),
-        ret_codes=tuple(ret_codes),
-    )
+            await services.store.put_faces(face_records(scope, req.person_id, req.tag, added))
+    return t.addface_from_v3(session_id, added, ret_codes)
 
 
-async def _add_batch(
-    services: Services, person: str, batch: tuple[ImageSource, ...]
-) -> tuple[list[tuple[str, dict[str, Any]]], list[int], str]:
-    """One CreateFace (<= 5 images): the faces added with their attributes, v1 ret_codes, RequestId."""
+async def _add_batch(services: Services, person: str, batch: tuple[ImageSource, ...]) -> t.CreatedFaces:
+    """One CreateFace (<= 5 images); past v3's 5 faces per person, the images that still fit."""
     try:
-        reply = await _create_faces(services, person, batch)
-        fitting = len(batch)
+        return t.created_faces(await _create_faces(services, t.create_face_params(person, batch)), len(batch))
     except V3Error as exc:
-        if exc.code != FACE_LIMIT:
+        if exc.code != v3api.PERSON_FACE_LIMIT:
             raise
         # v3 refuses the whole call past 5 faces; v1 answered per image: add what fits
-        base = await services.v3.call("GetPersonBaseInfo", {"PersonId": person})
-        fitting = max(0, PERSON_FACE_LIMIT - len(base.data.get("FaceIds") or ()))
+        base = await services.v3.call(v3api.GET_PERSON_BASE_INFO, person_params(person))
+        fitting = t.room_for_faces(base)
         if not fitting:
-            return [], [FACE_LIMIT_RET_CODE] * len(batch), exc.request_id
-        reply = await _create_faces(services, person, batch[:fitting])
-    codes = [create_face_ret_code(int(c)) for c in reply.data.get("RetCode") or []]
-    codes += [FACE_LIMIT_RET_CODE] * (len(batch) - len(codes))
-    new_ids = [str(f) for f in reply.data.get("SucFaceIds") or []]
-    indexes = [int(i) for i in reply.data.get("SucIndexes") or range(len(new_ids))]
+            return t.none_fit(len(batch), exc.request_id)
+        reply = await _create_faces(services, t.create_face_params(person, batch[:fitting]))
+        return t.created_faces(reply, len(batch))
+
+
+async def _with_attributes(
+    services: Services, batch: tuple[ImageSource, ...], created: t.CreatedFaces
+) -> list[t.AddedFace]:
     if services.capture_face_attributes:
-        attrs = await asyncio.gather(*(capture_attributes(services, batch[i]) for i in indexes))
+        attrs = await asyncio.gather(*(capture_attributes(services, batch[i]) for i in created.indexes))
     else:
-        attrs = [NO_ATTRIBUTES] * len(indexes)
-    return list(zip(new_ids, attrs, strict=False)), codes, reply.request_id
+        attrs = [NO_ATTRIBUTES] * len(created.indexes)
+    return [t.AddedFace(face_id, a) for face_id, a in zip(created.face_ids, attrs, strict=False)]
 
 
-async def _create_faces(services: Services, person: str, batch: tuple[ImageSource, ...]) -> V3Reply:
-    params: dict[str, Any] = {"PersonId": person, "QualityControl": 0, "NeedRotateDetection": 0}
-    if all(image.url for image in batch):
-        params["Urls"] = [image.url for image in batch]
-    else:  # the v1 layer gives all urls or all bytes
-        params["Images"] = [image_params(None, image.data)["Image"] for image in batch]
-    for delay in (*CONCURRENT_RETRIES, None):
+async def _create_faces(services: Services, params: Params) -> V3Reply:
+    """CreateFace, retried while another writer (another proxy instance) holds the person."""
+    for delay in CONCURRENT_RETRIES:
         try:
-            return await services.v3.call("CreateFace", params)
+            return await services.v3.call(v3api.CREATE_FACE, params)
         except V3Error as exc:
-            if exc.code not in CONCURRENT or delay is None:
+            if exc.code not in v3api.CONCURRENT_WRITE:
                 raise
             await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
+    return await services.v3.call(v3api.CREATE_FACE, params)
 
 
-async def delface(call: V1Call, services: Services) -> DelFaceResult:
-    req = call.request
-    assert isinstance(req, DelFace)
-    scope = Scope.of(call.target, services)
+async def delface(req: DelFace, services: Services, scope: Scope) -> DelFaceResult:
     person = scope.v3_id(req.person_id)
     async with services.locks.hold(scope.writer_key(person)):
-        reply = await services.v3.call("DeleteFace", {"PersonId": person, "FaceIds": list(req.face_ids)})
-        deleted = tuple(str(f) for f in reply.data.get("SucFaceIds") or [])
+        reply = await services.v3.call(v3api.DELETE_FACE, t.delete_face_params(req, person))
+        deleted = t.deleted_faces(reply)
         await services.store.delete_faces(scope.store_key, deleted)
-    return DelFaceResult(session_id=reply.request_id, deleted=len(deleted), face_ids=deleted)
+    return t.delface_from_v3(reply, deleted)
 
 
-async def getfaceinfo(call: V1Call, services: Services) -> GetFaceInfoResult:
-    req = call.request
-    assert isinstance(req, GetFaceInfo)
-    scope = Scope.of(call.target, services)
+async def getfaceinfo(req: GetFaceInfo, services: Services, scope: Scope) -> GetFaceInfoResult:
     record = await services.store.get_face(scope.store_key, req.face_id)
     if record is None:
         raise V1Error(-1305, "face does not exist")
-    info = FaceInfo(
-        face_id=record.face_id,
-        x=record.x,
-        y=record.y,
-        width=float(record.width),
-        height=float(record.height),
-        gender=record.gender,
-        age=record.age,
-        expression=record.expression,
-        glass=record.glass,
-        pitch=record.pitch,
-        yaw=record.yaw,
-        roll=record.roll,
-    )
-    return GetFaceInfoResult(session_id="", face_info=info)
+    return t.getfaceinfo_result(record.face_id, record.attributes)

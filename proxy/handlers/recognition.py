@@ -2,94 +2,53 @@
 
 from __future__ import annotations
 
+from proxy.domain.requests import Compare, Identify, ImageSource, Verify
+from proxy.domain.results import CompareResult, IdentifyResult, VerifyResult
 from proxy.handlers.boundary import to_v1_error
-from proxy.handlers.context import Scope, Services
-from proxy.translate.fields import image_params
-from proxy.v1.requests import Compare, Identify, ImageSource, V1Call, Verify
-from proxy.v1.results import CompareResult, IdentifyCandidate, IdentifyResult, VerifyResult
+from proxy.handlers.context import Services
+from proxy.translate import recognition as t
+from proxy.translate import v3api
+from proxy.translate.fields import detect_face_params
+from proxy.translate.scope import Scope
 from proxy.v3.errors import V3Error
 
-IDENTIFY_TOP = 5  # v1 identify: the top 5 persons of one group
-# v1 codes that mean "this image is the problem": compare must then say which one (fail_flag)
-IMAGE_FAILURES = frozenset({-1101, -1102, -1300, -1308, -1400, -1403})
+
+async def verify(req: Verify, services: Services, scope: Scope) -> VerifyResult:
+    reply = await services.v3.call(v3api.VERIFY_FACE, t.verify_to_v3(req, scope))
+    return t.verify_from_v3(reply, services.calibration)
 
 
-async def verify(call: V1Call, services: Services) -> VerifyResult:
-    req = call.request
-    assert isinstance(req, Verify)
-    scope = Scope.of(call.target, services)
-    reply = await services.v3.call(
-        "VerifyFace", {"PersonId": scope.v3_id(req.person_id), **image_params(req.image.url, req.image.data)}
-    )
-    score = float(reply.data.get("Score") or 0.0)
-    return VerifyResult(
-        session_id=reply.request_id,
-        confidence=services.calibration.to_v1(score),
-        ismatch=services.calibration.is_match(score),
-    )
+async def identify(req: Identify, services: Services, scope: Scope) -> IdentifyResult:
+    reply = await services.v3.call(v3api.SEARCH_FACES, t.identify_to_v3(req, scope))
+    candidates = t.identify_candidates(reply, scope)
+    store = services.store
+    faces = await store.get_faces(scope.store_key, [c.face_id for c in candidates])
+    tags: dict[str, str | None] = {}
+    for c in candidates:  # the face's own tag, else its person's
+        face = faces.get(c.face_id)
+        if face is not None and face.tag is not None:
+            tags[c.face_id] = face.tag
+        else:
+            person = await store.get_person(scope.store_key, c.person_id)
+            tags[c.face_id] = person.tag if person else None
+    return t.identify_from_v3(reply.request_id, candidates, tags, services.calibration)
 
 
-async def identify(call: V1Call, services: Services) -> IdentifyResult:
-    req = call.request
-    assert isinstance(req, Identify)
-    scope = Scope.of(call.target, services)
-    reply = await services.v3.call(
-        "SearchFaces",
-        {
-            "GroupIds": [scope.v3_id(req.group_id)],
-            **image_params(req.image.url, req.image.data),
-            "MaxFaceNum": 1,
-            "MaxPersonNum": IDENTIFY_TOP,
-            "NeedPersonInfo": 0,
-        },
-    )
-    results = reply.data.get("Results") or []
-    found = (results[0].get("Candidates") or []) if results else []
-    candidates = [(scope.v1_id(str(c["PersonId"])), str(c["FaceId"]), float(c["Score"])) for c in found]
-    mine = [(p, f, s) for p, f, s in candidates if p is not None]
-    faces = await services.store.get_faces(scope.store_key, [f for _, f, _ in mine])
-    persons = {p: await services.store.get_person(scope.store_key, p) for p, f, _ in mine if f not in faces}
-    out = []
-    for person_id, face_id, score in mine[:IDENTIFY_TOP]:
-        assert person_id is not None
-        face = faces.get(face_id)
-        person = persons.get(person_id)
-        tag = face.tag if face and face.tag is not None else (person.tag if person else None)
-        out.append(
-            IdentifyCandidate(
-                person_id=person_id,
-                face_id=face_id,
-                confidence=services.calibration.to_v1(score),
-                tag=tag or "",
-            )
-        )
-    return IdentifyResult(session_id=reply.request_id, candidates=tuple(out))
-
-
-async def compare(call: V1Call, services: Services) -> CompareResult:
-    req = call.request
-    assert isinstance(req, Compare)
-    params = {
-        **image_params(req.image_a.url, req.image_a.data, suffix="A"),
-        **image_params(req.image_b.url, req.image_b.data, suffix="B"),
-    }
+async def compare(req: Compare, services: Services, scope: Scope) -> CompareResult:
     try:
-        reply = await services.v3.call("CompareFace", params)
+        reply = await services.v3.call(v3api.COMPARE_FACE, t.compare_to_v3(req))
     except V3Error as exc:
         error = to_v1_error(exc, services.errors)
-        if error.code in IMAGE_FAILURES:  # v3 does not say which image failed: find out
+        if error.code in t.IMAGE_FAILURES:  # v3 does not say which image failed: find out
             error = to_v1_error(exc, services.errors, fail_flag=await _failing_image(services, req.image_a))
         raise error from None
-    return CompareResult(
-        session_id=reply.request_id,
-        similarity=services.calibration.to_v1(float(reply.data.get("Score") or 0.0)),
-    )
+    return t.compare_from_v3(reply, services.calibration)
 
 
 async def _failing_image(services: Services, image_a: ImageSource) -> int:
     """1 when image A alone fails detection, else 2 (only runs on the error path)."""
     try:
-        await services.v3.call("DetectFace", {**image_params(image_a.url, image_a.data), "MaxFaceNum": 1})
+        await services.v3.call(v3api.DETECT_FACE, detect_face_params(image_a, attributes=False))
     except V3Error:
         return 1
     return 2

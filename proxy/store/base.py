@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from proxy.domain.faces import FaceAttributes
+
 
 @dataclass(frozen=True, slots=True)
 class PersonRecord:
@@ -25,17 +27,7 @@ class FaceRecord:
     face_id: str
     person_id: str
     tag: str | None
-    x: int
-    y: int
-    width: float
-    height: float
-    gender: int
-    age: int
-    expression: int
-    glass: bool
-    pitch: int
-    yaw: int
-    roll: int
+    attributes: FaceAttributes
 
 
 class StoreError(Exception):

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+from proxy.domain.faces import ATTRIBUTE_NAMES, FaceAttributes
 from proxy.store.base import FaceRecord, PersonRecord, StoreError
 
 MEMORY = ":memory:"
@@ -57,31 +58,30 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
-_SELECT_FACES = (
-    "SELECT namespace, face_id, person_id, tag, x, y, width, height, gender, age, expression, glass, "
-    "pitch, yaw, roll FROM face WHERE namespace = ? AND face_id "
-)
+# only constant column names are spliced into SQL; every value is bound
+_FACE_COLUMNS = ("namespace", "face_id", "person_id", "tag", *ATTRIBUTE_NAMES)
+_SELECT_FACES = f"SELECT {', '.join(_FACE_COLUMNS)} FROM face WHERE namespace = ? AND face_id "  # noqa: S608
 _DELETE_FACES = "DELETE FROM face WHERE namespace = ? AND face_id "
 _INSERT_FACE = (
-    "INSERT OR REPLACE INTO face (namespace, face_id, person_id, tag, x, y, width, height, gender, age, "
-    "expression, glass, pitch, yaw, roll) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT OR REPLACE INTO face ({', '.join(_FACE_COLUMNS)}) VALUES ({', '.join('?' * len(_FACE_COLUMNS))})"  # noqa: S608
 )
 _MAX_BOUND_IDS = 500  # well under SQLite's host-parameter limit, whatever the build
 
 
 def _face_row(r: FaceRecord) -> tuple[Any, ...]:
-    return (
-        r.namespace, r.face_id, r.person_id, r.tag, r.x, r.y, r.width, r.height,
-        r.gender, r.age, r.expression, int(r.glass), r.pitch, r.yaw, r.roll,
-    )  # fmt: skip
+    a = r.attributes
+    return (r.namespace, r.face_id, r.person_id, r.tag, *(getattr(a, name) for name in ATTRIBUTE_NAMES))
 
 
 def _face_record(row: Sequence[Any]) -> FaceRecord:
-    return FaceRecord(
-        namespace=row[0], face_id=row[1], person_id=row[2], tag=row[3], x=row[4], y=row[5],
-        width=float(row[6]), height=float(row[7]), gender=row[8], age=row[9], expression=row[10],
-        glass=bool(row[11]), pitch=row[12], yaw=row[13], roll=row[14],
+    # SQLite gives REAL columns back as float and the glass flag as 0/1: the dataclass types restore them
+    values = dict(zip(ATTRIBUTE_NAMES, row[4:], strict=True))
+    values["width"], values["height"], values["glass"] = (
+        float(values["width"]), float(values["height"]), bool(values["glass"])
     )  # fmt: skip
+    return FaceRecord(
+        namespace=row[0], face_id=row[1], person_id=row[2], tag=row[3], attributes=FaceAttributes(**values)
+    )
 
 
 def _in_placeholders(count: int) -> str:

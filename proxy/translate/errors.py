@@ -11,56 +11,10 @@ from typing import Any
 
 import yaml
 
-# Every v1 error code (seed 002_ §3, plus -1313 from 000_/003_ and 24 from 003_), with an
-# English rendering of its meaning (same wording as proxy.v1.errors, which translate may not import).
-V1_ERROR_CODES: Mapping[int, str] = MappingProxyType(
-    {
-        3: "bad request",
-        4: "signature is empty",
-        5: "signature is malformed",
-        6: "appid/bucket in the signature do not match the request",
-        9: "signature expired",
-        10: "appid does not exist",
-        11: "SecretId does not exist",
-        12: "appid and SecretId do not match",
-        13: "replayed signature",
-        14: "signature check failed",
-        15: "too many requests, throttled",
-        16: "bucket does not exist",
-        21: "invalid parameter",
-        23: "request body too large",
-        24: "this interface has been retired",
-        107: "authentication service unavailable",
-        108: "authentication service unavailable",
-        213: "internal error",
-        -1101: "face detection failed",
-        -1102: "image decoding failed",
-        -1103: "feature processing failed",
-        -1104: "contour extraction failed",
-        -1105: "gender extraction failed",
-        -1106: "expression extraction failed",
-        -1107: "age extraction failed",
-        -1108: "pose extraction failed",
-        -1109: "glasses extraction failed",
-        -1200: "feature storage failed",
-        -1300: "image is empty",
-        -1301: "parameter is empty",
-        -1302: "person already exists",
-        -1303: "person does not exist",
-        -1304: "parameter too long",
-        -1305: "face does not exist",
-        -1306: "group does not exist",
-        -1307: "group list does not exist",
-        -1308: "url image download failed",
-        -1309: "too many faces",
-        -1310: "too many persons",
-        -1311: "too many groups",
-        -1312: "an almost identical face was already added to this person",
-        -1313: "invalid parameter (special characters such as space, slash, tab, newline)",
-        -1400: "illegal image format",
-        -1403: "image download failed",
-    }
-)
+from proxy.domain.codes import V1_CODES, default_message
+
+V1_ERROR_CODES = frozenset(code for code in V1_CODES if code != 0)
+"""Every v1 error code (seed 002_ §3, plus -1313 from 000_/003_ and 24 from 003_): what a rule may map to."""
 
 DEFAULT_ERROR_MAP_NAME = "v3_errors.yaml"
 _ENTRY_KEYS = frozenset({"v1", "why", "message"})
@@ -184,7 +138,7 @@ class ErrorMap:
         """The v1 answer for a v3 error; unknown codes give the fallback with ``v3 <code>: <message>``."""
         rule = self._rules.get(v3_code)
         if rule is not None:
-            return V1Code(rule.v1, rule.message or V1_ERROR_CODES[rule.v1])
+            return V1Code(rule.v1, rule.message or default_message(rule.v1))
         message = f"v3 {v3_code}: {v3_message}" if v3_message else f"v3 {v3_code}"
         return V1Code(self._fallback.v1, message)
 

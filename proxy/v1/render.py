@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import typing
 from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
 
+from proxy.domain.results import INLINE
 from proxy.v1.errors import V1Error
 from proxy.v1.results import V1Result
 
@@ -22,7 +24,8 @@ JSON_CONTENT_TYPE = "application/json"
 
 
 Converter = Callable[[Any], Any]
-_FIELDS: dict[type, tuple[tuple[str, Converter], ...]] = {}
+Getter = Callable[[Any], Any]
+_FIELDS: dict[type, tuple[tuple[str, Getter, Converter], ...]] = {}
 
 
 def _converter(hint: Any) -> Converter:
@@ -44,13 +47,24 @@ def _converter(hint: Any) -> Converter:
     raise TypeError(f"no v1 wire form for {hint!r}")
 
 
+def _plan(cls: type, prefix: str = "") -> tuple[tuple[str, Getter, Converter], ...]:
+    """(JSON name, attribute getter, converter) per field, in order; an INLINE field's fields take its place."""
+    hints = typing.get_type_hints(cls)
+    plan: list[tuple[str, Getter, Converter]] = []
+    for f in dataclasses.fields(cls):
+        if f.metadata.get(INLINE):
+            plan += _plan(hints[f.name], f"{prefix}{f.name}.")
+        else:
+            plan.append((f.name, operator.attrgetter(prefix + f.name), _converter(hints[f.name])))
+    return tuple(plan)
+
+
 def _fields(obj: Any) -> dict[str, Any]:
     cls = type(obj)
     plan = _FIELDS.get(cls)
     if plan is None:
-        hints = typing.get_type_hints(cls)
-        plan = _FIELDS[cls] = tuple((f.name, _converter(hints[f.name])) for f in dataclasses.fields(obj))
-    return {name: convert(getattr(obj, name)) for name, convert in plan}
+        plan = _FIELDS[cls] = _plan(cls)
+    return {name: convert(get(obj)) for name, get, convert in plan}
 
 
 def result_body(result: V1Result) -> dict[str, Any]:

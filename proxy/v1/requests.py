@@ -1,4 +1,4 @@
-"""Typed v1 requests, one frozen dataclass per op, built from a `V1Form` by an explicit table.
+"""v1 request parsing: one parser per op, `V1Form` -> the op's typed request (types in proxy.domain.requests).
 
 Field rules (seed 002_ and the v1 code table; where the seeds are silent, chosen here):
 - ``appid`` is required (missing/empty -> -1301); ``bucket`` is optional everywhere ("" is None),
@@ -15,142 +15,48 @@ Field rules (seed 002_ and the v1 code table; where the seeds are silent, chosen
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from types import MappingProxyType
-
+from proxy.domain.requests import (
+    AddFace,
+    Compare,
+    DelFace,
+    DelPerson,
+    GetFaceIds,
+    GetFaceInfo,
+    GetGroupIds,
+    GetInfo,
+    GetPersonIds,
+    Identify,
+    ImageSource,
+    NewPerson,
+    SetInfo,
+    Target,
+    Verify,
+)
 from proxy.v1.errors import V1Error
 from proxy.v1.form import Blob, V1Form
 
+__all__ = [
+    "AddFace",
+    "Compare",
+    "DelFace",
+    "DelPerson",
+    "GetFaceIds",
+    "GetFaceInfo",
+    "GetGroupIds",
+    "GetInfo",
+    "GetPersonIds",
+    "Identify",
+    "ImageSource",
+    "NewPerson",
+    "SetInfo",
+    "Target",
+    "Verify",
+    "build_target",
+    "unknown_op",
+]
+
+
 FORBIDDEN_ID_CHARS = frozenset(" /\t\n\r\x0b\x0c\x00")
-
-
-@dataclass(frozen=True, slots=True)
-class ImageSource:
-    """One image as the app gave it: a url, or the bytes. The url wins when both are given."""
-
-    url: str | None = None
-    data: Blob | None = None
-
-    def __post_init__(self) -> None:
-        if self.url is None and self.data is None:
-            raise ValueError("an ImageSource needs a url or data")
-
-    def __repr__(self) -> str:  # never print image bytes
-        size = None if self.data is None else len(self.data)
-        return f"ImageSource(url={self.url!r}, data_bytes={size!r})"
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """Whose data a request addresses: the v1 appid and (optional) bucket."""
-
-    appid: str
-    bucket: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class NewPerson:
-    person_id: str
-    group_ids: tuple[str, ...]
-    image: ImageSource
-    person_name: str | None
-    tag: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DelPerson:
-    person_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class AddFace:
-    person_id: str
-    images: tuple[ImageSource, ...]
-    tag: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class DelFace:
-    person_id: str
-    face_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class SetInfo:
-    person_id: str
-    person_name: str | None
-    tag: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class GetInfo:
-    person_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class GetGroupIds:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class GetPersonIds:
-    group_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class GetFaceIds:
-    person_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class GetFaceInfo:
-    face_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class Verify:
-    person_id: str
-    image: ImageSource
-
-
-@dataclass(frozen=True, slots=True)
-class Identify:
-    group_id: str
-    image: ImageSource
-
-
-@dataclass(frozen=True, slots=True)
-class Compare:
-    image_a: ImageSource
-    image_b: ImageSource
-
-
-V1Request = (
-    NewPerson
-    | DelPerson
-    | AddFace
-    | DelFace
-    | SetInfo
-    | GetInfo
-    | GetGroupIds
-    | GetPersonIds
-    | GetFaceIds
-    | GetFaceInfo
-    | Verify
-    | Identify
-    | Compare
-)
-
-
-@dataclass(frozen=True, slots=True)
-class V1Call:
-    """One parsed v1 call: the op name, whose data it addresses, and its typed request."""
-
-    op: str
-    target: Target
-    request: V1Request
-
 
 # ---- field readers ----------------------------------------------------------------------------
 
@@ -240,10 +146,10 @@ def _images(form: V1Form) -> tuple[ImageSource, ...]:
     return tuple(ImageSource(data=data) for data in datas)
 
 
-# ---- per-op builders --------------------------------------------------------------------------
+# ---- per-op parsers: V1Form -> the typed request (proxy.handlers.ops pairs each with its handler) ----
 
 
-def _newperson(form: V1Form) -> NewPerson:
+def parse_newperson(form: V1Form) -> NewPerson:
     return NewPerson(
         person_id=_required_id(form, "person_id"),
         group_ids=_id_list(form, "group_ids"),
@@ -253,11 +159,11 @@ def _newperson(form: V1Form) -> NewPerson:
     )
 
 
-def _delperson(form: V1Form) -> DelPerson:
+def parse_delperson(form: V1Form) -> DelPerson:
     return DelPerson(person_id=_required_id(form, "person_id"))
 
 
-def _addface(form: V1Form) -> AddFace:
+def parse_addface(form: V1Form) -> AddFace:
     return AddFace(
         person_id=_required_id(form, "person_id"),
         images=_images(form),
@@ -265,11 +171,11 @@ def _addface(form: V1Form) -> AddFace:
     )
 
 
-def _delface(form: V1Form) -> DelFace:
+def parse_delface(form: V1Form) -> DelFace:
     return DelFace(person_id=_required_id(form, "person_id"), face_ids=_id_list(form, "face_ids"))
 
 
-def _setinfo(form: V1Form) -> SetInfo:
+def parse_setinfo(form: V1Form) -> SetInfo:
     return SetInfo(
         person_id=_required_id(form, "person_id"),
         person_name=_optional(form, "person_name"),
@@ -277,58 +183,39 @@ def _setinfo(form: V1Form) -> SetInfo:
     )
 
 
-def _getinfo(form: V1Form) -> GetInfo:
+def parse_getinfo(form: V1Form) -> GetInfo:
     return GetInfo(person_id=_required_id(form, "person_id"))
 
 
-def _getgroupids(form: V1Form) -> GetGroupIds:
+def parse_getgroupids(form: V1Form) -> GetGroupIds:
     return GetGroupIds()
 
 
-def _getpersonids(form: V1Form) -> GetPersonIds:
+def parse_getpersonids(form: V1Form) -> GetPersonIds:
     return GetPersonIds(group_id=_required_id(form, "group_id"))
 
 
-def _getfaceids(form: V1Form) -> GetFaceIds:
+def parse_getfaceids(form: V1Form) -> GetFaceIds:
     return GetFaceIds(person_id=_required_id(form, "person_id"))
 
 
-def _getfaceinfo(form: V1Form) -> GetFaceInfo:
+def parse_getfaceinfo(form: V1Form) -> GetFaceInfo:
     return GetFaceInfo(face_id=_required_id(form, "face_id"))
 
 
-def _verify(form: V1Form) -> Verify:
+def parse_verify(form: V1Form) -> Verify:
     return Verify(person_id=_required_id(form, "person_id"), image=_image(form, "url", "image"))
 
 
-def _identify(form: V1Form) -> Identify:
+def parse_identify(form: V1Form) -> Identify:
     return Identify(group_id=_required_id(form, "group_id"), image=_image(form, "url", "image"))
 
 
-def _compare(form: V1Form) -> Compare:
+def parse_compare(form: V1Form) -> Compare:
     return Compare(
         image_a=_image(form, "urlA", "imageA", fail_flag=1),
         image_b=_image(form, "urlB", "imageB", fail_flag=2),
     )
-
-
-OPS: Mapping[str, Callable[[V1Form], V1Request]] = MappingProxyType(
-    {
-        "newperson": _newperson,
-        "delperson": _delperson,
-        "addface": _addface,
-        "delface": _delface,
-        "setinfo": _setinfo,
-        "getinfo": _getinfo,
-        "getgroupids": _getgroupids,
-        "getpersonids": _getpersonids,
-        "getfaceids": _getfaceids,
-        "getfaceinfo": _getfaceinfo,
-        "verify": _verify,
-        "identify": _identify,
-        "compare": _compare,
-    }
-)
 
 
 def unknown_op(op: str) -> V1Error:
@@ -340,12 +227,3 @@ def build_target(form: V1Form) -> Target:
     """The appid (required, -1301) and bucket (optional) a request addresses."""
     appid = _required(form, "appid")
     return Target(appid=appid, bucket=_scalar(form, "bucket") or None)
-
-
-def build_call(op: str, form: V1Form) -> V1Call:
-    """The typed call for ``op`` from a parsed body; V1Error 3 (unknown op), 21, -1300, -1301, -1313."""
-    builder = OPS.get(op)
-    if builder is None:
-        raise unknown_op(op)
-    target = build_target(form)
-    return V1Call(op=op, target=target, request=builder(form))

@@ -8,21 +8,20 @@ nothing about field validation beyond "appid missing".
 
 from __future__ import annotations
 
-import uuid
+import random
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from proxy.domain.requests import Target, V1Call, V1Request
 from proxy.v1.errors import V1Error
-from proxy.v1.form import read_form
+from proxy.v1.form import V1Form, read_form
 from proxy.v1.render import render_error, render_result
-from proxy.v1.requests import OPS, Target, V1Call, build_target, unknown_op
+from proxy.v1.requests import build_target, unknown_op
 from proxy.v1.results import V1Result
-
-OpHandler = Callable[[V1Call], Awaitable[V1Result]]
 
 # Per-request state, for the access log and other middlewares. An outer middleware may set
 # REQUEST_ID first (e.g. from X-Request-Id); otherwise error_middleware sets a fresh one.
@@ -31,6 +30,21 @@ V1_CALL: web.RequestKey[V1Call] = web.RequestKey("v1_call", V1Call)
 V1_CODE: web.RequestKey[int] = web.RequestKey("v1_code", int)
 
 log = structlog.get_logger("proxy.v1")
+
+
+class Parser(Protocol):
+    """What the route needs of an op record (proxy.handlers.ops.Op): the parser of its body."""
+
+    @property
+    def parse(self) -> Callable[[V1Form], V1Request]: ...
+
+
+P = TypeVar("P", bound=Parser)
+
+
+def new_request_id() -> str:
+    """A fresh request id: 32 hex digits (an id, not a secret: no system call for it)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 class Authenticator(Protocol):
@@ -49,31 +63,29 @@ HTTP_ERRORS: Mapping[int, tuple[int, str]] = {
 
 def v1_routes(
     *,
-    handlers: Mapping[str, OpHandler],
+    ops: Mapping[str, P],
+    serve: Callable[[P, V1Call], Awaitable[V1Result]],
     authenticate: Callable[[], Authenticator],
     max_body_bytes: Callable[[], int],
-    max_fields: int = 64,
+    max_fields: Callable[[], int],
 ) -> list[web.RouteDef]:
-    """The v1 routes. ``authenticate``/``max_body_bytes`` are called per request (config reloads)."""
-    unknown = sorted(set(handlers) - set(OPS))
-    if unknown:
-        raise ValueError(f"handlers for unknown v1 ops: {unknown}")
-    table = dict(handlers)
+    """The v1 routes: `ops` by name, `serve` runs one parsed call of one of them.
+
+    ``authenticate``, ``max_body_bytes`` and ``max_fields`` are called per request (config reloads).
+    """
+    table = dict(ops)
 
     async def face_op(request: web.Request) -> web.StreamResponse:
-        op = request.match_info["op"]
-        builder = OPS.get(op)
-        if builder is None:
-            raise unknown_op(op)
-        form = await read_form(request, max_body_bytes=max_body_bytes(), max_fields=max_fields)
+        op_name = request.match_info["op"]
+        op = table.get(op_name)
+        if op is None:
+            raise unknown_op(op_name)
+        form = await read_form(request, max_body_bytes=max_body_bytes(), max_fields=max_fields())
         target = build_target(form)
         authenticate()(request.headers.get("Authorization"), target)
-        call = V1Call(op=op, target=target, request=builder(form))
+        call = V1Call(op=op_name, target=target, request=op.parse(form))
         request[V1_CALL] = call
-        handler = table.get(op)
-        if handler is None:
-            raise V1Error(3, f"bad request: op {op!r} is not served by this proxy")
-        result = await handler(call)
+        result = await serve(op, call)
         request[V1_CODE] = 0
         return render_result(result)
 
@@ -83,7 +95,7 @@ def v1_routes(
 def _request_id(request: web.Request) -> str:
     request_id = request.get(REQUEST_ID)
     if request_id is None:
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         request[REQUEST_ID] = request_id
     return request_id
 

@@ -145,7 +145,7 @@ async def test_readyz_fails_when_the_store_is_unusable(stack: Stack, aiohttp_cli
     from proxy.app import RUNTIME
 
     admin = await aiohttp_client(create_admin_app(stack.proxy.app))
-    await stack.proxy.app[RUNTIME].services.store.close()
+    await stack.proxy.app[RUNTIME].current.services.store.close()
     ready = await admin.get("/readyz")
     body = await ready.json()
     assert ready.status == 503, body

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from proxy.domain.faces import FaceAttributes
 from proxy.store import FaceStore, StoreError, open_store, sqlite_path
 from proxy.store.base import FaceRecord, PersonRecord
 from proxy.store.sqlite import SCHEMA_VERSION, SqliteFaceStore
@@ -31,12 +32,12 @@ AWKWARD = [
 
 
 def face(namespace: str, face_id: str, person_id: str, tag: str | None = "t", **changes: object) -> FaceRecord:
-    record = FaceRecord(
-        namespace=namespace, face_id=face_id, person_id=person_id, tag=tag, x=10, y=-3,
-        width=120.5, height=99.25, gender=1, age=37, expression=40, glass=True,
-        pitch=-12, yaw=7, roll=0,
-    )  # fmt: skip
-    return dataclasses.replace(record, **changes)  # type: ignore[arg-type]
+    """A face record with every attribute set (``changes`` override attributes)."""
+    attributes = FaceAttributes(
+        x=10, y=-3, width=120.5, height=99.25, gender=1, age=37, expression=40, glass=True, pitch=-12, yaw=7, roll=0
+    )
+    attributes = dataclasses.replace(attributes, **changes)  # type: ignore[arg-type]
+    return FaceRecord(namespace=namespace, face_id=face_id, person_id=person_id, tag=tag, attributes=attributes)
 
 
 @pytest.fixture

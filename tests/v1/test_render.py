@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from proxy.domain.faces import FaceAttributes
 from proxy.v1.errors import V1_CODES, V1Error, http_status_for
 from proxy.v1.render import render_error, render_result
 from proxy.v1.results import (
@@ -71,9 +72,10 @@ def test_newperson_and_addface_types() -> None:
 
 
 def test_faceinfo_types() -> None:
-    info = FaceInfo("f", x=44, y=33.6,  # type: ignore[arg-type]  # a handler passing a float is rounded
-                    width=64, height=64, gender=99, age=37, expression=6, glass=True,
-                    pitch=5, yaw=6, roll=0)  # fmt: skip
+    attributes = FaceAttributes(x=44, y=33.6,  # type: ignore[arg-type]  # a float where v1 has an int is rounded
+                                width=64, height=64, gender=99, age=37, expression=6, glass=True,
+                                pitch=5, yaw=6, roll=0)  # fmt: skip
+    info = FaceInfo("f", attributes)
     data = body(GetFaceInfoResult("r", info))
     face = data["face_info"]
     assert face == {

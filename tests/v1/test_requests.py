@@ -6,10 +6,11 @@ from types import MappingProxyType
 
 import pytest
 
+from proxy.domain.requests import V1Call
+from proxy.handlers.ops import OPS
 from proxy.v1.errors import V1Error
 from proxy.v1.form import V1Form
 from proxy.v1.requests import (
-    OPS,
     AddFace,
     Compare,
     DelFace,
@@ -25,7 +26,8 @@ from proxy.v1.requests import (
     SetInfo,
     Target,
     Verify,
-    build_call,
+    build_target,
+    unknown_op,
 )
 
 IMG = b"\xff\xd8image\xff\xd9"
@@ -43,6 +45,13 @@ def form(
         blobs=MappingProxyType(blobs or {}),
         blob_arrays=MappingProxyType(blob_arrays or {}),
     )
+
+
+def build_call(op: str, f: V1Form) -> V1Call:
+    """What the v1 route does with a body once the op is known: target, then the op's parser."""
+    if op not in OPS:
+        raise unknown_op(op)
+    return V1Call(op=op, target=build_target(f), request=OPS[op].parse(f))
 
 
 def code(op: str, f: V1Form) -> tuple[int, int | None]:

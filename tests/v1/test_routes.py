@@ -15,16 +15,11 @@ from qcloud_image import Client as LegacyClient
 from qcloud_image.auth import Auth
 from qcloud_image.type import CIBuffer, CIBuffers, CIUrl, CIUrls
 
+from proxy.domain.faces import FaceAttributes
+from proxy.domain.requests import AddFace, Compare, ImageSource, NewPerson, Target, V1Call
+from proxy.handlers.ops import OPS, Op
 from proxy.v1.auth import Keyring, LegacyKey, ReplayGuard, verify
 from proxy.v1.errors import V1Error
-from proxy.v1.requests import (
-    AddFace,
-    Compare,
-    ImageSource,
-    NewPerson,
-    Target,
-    V1Call,
-)
 from proxy.v1.results import (
     AddFaceResult,
     CompareResult,
@@ -43,7 +38,7 @@ from proxy.v1.results import (
     V1Result,
     VerifyResult,
 )
-from proxy.v1.routes import V1_CALL, V1_CODE, Authenticator, OpHandler, error_middleware, v1_routes
+from proxy.v1.routes import V1_CALL, V1_CODE, Authenticator, error_middleware, v1_routes
 
 APPID = "1250000000"
 KEY = LegacyKey(appid=APPID, secret_id="AKIDlegacy", secret_key="legacy-secret")
@@ -64,7 +59,7 @@ CANNED: dict[str, V1Result] = {
     "getgroupids": GetGroupIdsResult("rid", ("g1", "g2")),
     "getpersonids": GetPersonIdsResult("rid", ("p",)),
     "getfaceids": GetFaceIdsResult("rid", ("f1",)),
-    "getfaceinfo": GetFaceInfoResult("rid", FaceInfo("f1", 1, 2, 30.0, 40.0, 99, 37, 6, True, 5, 6, 0)),
+    "getfaceinfo": GetFaceInfoResult("rid", FaceInfo("f1", FaceAttributes(1, 2, 30.0, 40.0, 99, 37, 6, True, 5, 6, 0))),
     "verify": VerifyResult("rid", 91.5, True),
     "identify": IdentifyResult("rid", (IdentifyCandidate("p", "f1", 88.0, "tag"),)),
     "compare": CompareResult("rid", 100.0),
@@ -77,16 +72,23 @@ class Harness:
         self.keyring = Keyring([KEY], appids=[APPID])
         self.replay = ReplayGuard()
         self.fail_with: BaseException | None = None
-        self.handlers: dict[str, OpHandler] = {op: self._handler(op) for op in CANNED}
 
-    def _handler(self, op: str) -> OpHandler:
-        async def handle(call: V1Call) -> V1Result:
-            self.calls.append(call)
-            if self.fail_with is not None:
-                raise self.fail_with
-            return CANNED[op]
+    async def serve(self, op: Op[Any, Any], call: V1Call) -> V1Result:
+        """The route's `serve`: records the parsed call, answers the op's canned result."""
+        assert op is OPS[call.op]
+        self.calls.append(call)
+        if self.fail_with is not None:
+            raise self.fail_with
+        return CANNED[call.op]
 
-        return handle
+    def routes(self, max_body_bytes: Callable[[], int] = lambda: LIMIT, max_fields: int = 64) -> list[web.RouteDef]:
+        return v1_routes(
+            ops=OPS,
+            serve=self.serve,
+            authenticate=self.authenticator,
+            max_body_bytes=max_body_bytes,
+            max_fields=lambda: max_fields,
+        )
 
     def authenticator(self) -> Authenticator:
         def authenticate(authorization: str | None, target: Target) -> None:
@@ -111,9 +113,7 @@ def harness() -> Harness:
 @pytest.fixture
 async def client(aiohttp_client: MakeClient, harness: Harness) -> Client:
     app = web.Application(middlewares=[error_middleware])
-    app.add_routes(
-        v1_routes(handlers=harness.handlers, authenticate=harness.authenticator, max_body_bytes=lambda: LIMIT)
-    )
+    app.add_routes(harness.routes())
     return await aiohttp_client(app)
 
 
@@ -265,9 +265,7 @@ async def test_request_keys_for_the_access_log(aiohttp_client: MakeClient, harne
         return response
 
     app = web.Application(middlewares=[spy, error_middleware])
-    app.add_routes(
-        v1_routes(handlers=harness.handlers, authenticate=harness.authenticator, max_body_bytes=lambda: LIMIT)
-    )
+    app.add_routes(harness.routes())
     client = await aiohttp_client(app)
     await client.post("/face/getfaceids", json={"appid": APPID, "bucket": "bucket", "person_id": "p"}, headers=signed())
     assert isinstance(seen["call"], V1Call)
@@ -280,20 +278,9 @@ async def test_request_keys_for_the_access_log(aiohttp_client: MakeClient, harne
 async def test_config_reload_is_seen_per_request(aiohttp_client: MakeClient, harness: Harness) -> None:
     limit = [LIMIT]
     app = web.Application(middlewares=[error_middleware])
-    app.add_routes(
-        v1_routes(handlers=harness.handlers, authenticate=harness.authenticator, max_body_bytes=lambda: limit[0])
-    )
+    app.add_routes(harness.routes(max_body_bytes=lambda: limit[0]))
     client = await aiohttp_client(app)
     body = {"appid": APPID, "bucket": "bucket", "person_id": "p"}
     assert (await (await client.post("/face/getinfo", json=body, headers=signed())).json())["code"] == 0
     limit[0] = 10
     assert (await (await client.post("/face/getinfo", json=body, headers=signed())).json())["code"] == 23
-
-
-def test_handlers_for_unknown_ops_are_refused(harness: Harness) -> None:
-    with pytest.raises(ValueError, match="detect"):
-        v1_routes(
-            handlers={"detect": harness.handlers["compare"]},
-            authenticate=harness.authenticator,
-            max_body_bytes=lambda: 1,
-        )

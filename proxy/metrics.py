@@ -11,16 +11,15 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
-from proxy.translate.errors import V1_ERROR_CODES
+from proxy.domain.codes import V1_CODES
+from proxy.handlers.ops import OPS
 from proxy.translate.scores import Calibration
-from proxy.v1.requests import OPS
 from proxy.v3.client import V3CallRecord
 from proxy.v3.errors import TRANSPORT_CODES
 
 UNKNOWN = "unknown"
 OTHER = "other"
 SIGNATURE_CODES = range(4, 15)  # v1 codes 4-14: the Authorization header was refused
-SCORE_OPS = frozenset({"verify", "identify", "compare"})
 SCORE_BUCKETS = tuple(float(b) for b in range(0, 101, 5))
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _ACTION = re.compile(r"[A-Za-z]{1,64}")
@@ -35,7 +34,7 @@ def op_label(op: str | None) -> str:
 
 
 def code_label(code: int | None) -> str:
-    return str(code) if code is not None and (code == 0 or code in V1_ERROR_CODES) else OTHER
+    return str(code) if code is not None and (code == 0 or code in V1_CODES) else OTHER
 
 
 class Metrics:
