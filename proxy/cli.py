@@ -27,6 +27,8 @@ SUBCOMMANDS: dict[str, str] = {
     "check-config": "proxy.commands.check_config",
     "emulator": "proxy.emulator.command",
     "faces": "proxy.emulator.faces_command",
+    "report": "proxy.commands.report",
+    "calibrate": "proxy.commands.calibrate",
 }
 
 

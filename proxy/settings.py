@@ -223,6 +223,14 @@ class Drain(_Frozen):
     grace_s: float = Field(30.0, gt=0)
 
 
+class Shadow(_Frozen):
+    """Comparison of v1 and v3 answers for tenants in shadow; when the report calls an op ready."""
+
+    # the report's verdict: "ready for canary" at this agreement over at least this many comparisons
+    ready_agreement_percent: float = Field(99.5, gt=0, le=100)
+    ready_min_comparisons: int = Field(1000, ge=1)
+
+
 class Settings(_Frozen):
     listen: Listen = Listen()
     admin: Admin = Admin()
@@ -237,6 +245,7 @@ class Settings(_Frozen):
     scores: Scores = Scores()
     errors: Errors = Errors()
     logging: Logging = Logging()
+    shadow: Shadow = Shadow()
 
     @model_validator(mode="after")
     def _unique(self) -> Settings:

@@ -1,0 +1,1 @@
+"""Score calibration fitted from the team's own traffic: monotone fit, held-out validation, points file."""

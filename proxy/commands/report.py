@@ -1,0 +1,48 @@
+"""`v1proxy report`: the migration report (agreement, verdicts, scores, noise, latency) as HTML or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from proxy.migration.ledger_open import open_ledger
+from proxy.report.build import build_report, report_json
+from proxy.report.html import render_html
+from proxy.settings import SettingsError, config_path, load_settings
+
+HELP = "write the migration report: one self-contained HTML page (or --format json)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="the proxy's YAML configuration (default: $V1PROXY_CONFIG)")
+    parser.add_argument("--out", required=True, help="the file to write (report.html, report.json)")
+    parser.add_argument("--format", choices=("html", "json"), default="html")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(config_path(args.config))
+    except SettingsError as exc:
+        print(f"report: configuration refused:\n{exc}", file=sys.stderr)
+        return 2
+    try:
+        ledger = open_ledger(settings.store.url)
+    except ValueError as exc:
+        print(f"report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        report = build_report(settings, ledger)
+    finally:
+        ledger.close()
+    if args.format == "json":
+        text = json.dumps(report_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    else:
+        text = render_html(report)
+    Path(args.out).write_text(text, encoding="utf-8")
+    print(
+        f"wrote {args.out}: {len(report.rows)} tenant × op row(s), {report.ready_count} ready for canary, "
+        f"{len(report.disagreements)} disagreement(s) shown"
+    )
+    return 0

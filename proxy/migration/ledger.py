@@ -1,0 +1,283 @@
+"""Where shadow comparisons are kept across restarts: tallies, a rotating sample of disagreements,
+score pairs for calibration and latency histograms, per tenant × op (SQLite; images never)."""
+
+from __future__ import annotations
+
+import bisect
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from proxy.migration.compare import Comparison
+
+# latency histogram bucket upper bounds, in milliseconds (the last one catches everything)
+LATENCY_BOUNDS_MS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, float("inf"))
+DEFAULT_SAMPLE_SIZE = 200  # disagreements kept (the latest)
+DEFAULT_PAIRS_KEPT = 100_000  # score pairs kept per tenant × op (the latest)
+AGREED = "agreed"
+DISAGREED = "disagreed"
+
+
+class Against(StrEnum):
+    """What v1's answer was compared with: v3 (the migration) or v1 again (noise)."""
+
+    V3 = "v3"
+    V1 = "v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One comparison with where it came from: tenant, op, a hash of the request, both latencies."""
+
+    tenant: str
+    against: Against
+    comparison: Comparison
+    request_hash: str  # a digest of the request (no image, no signature can be recovered from it)
+    control_ms: float
+    candidate_ms: float
+    at: float = 0.0  # unix time; 0: now
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """Counts for one tenant × op × against: compared, agreed, and disagreements by kind."""
+
+    tenant: str
+    op: str
+    against: Against
+    compared: int
+    agreed: int
+    by_kind: tuple[tuple[str, int], ...]
+
+    @property
+    def disagreed(self) -> int:
+        return self.compared - self.agreed
+
+
+@dataclass(frozen=True, slots=True)
+class Disagreement:
+    """One kept disagreement: when, which tenant/op, the request's hash, codes and what differed."""
+
+    at: float
+    tenant: str
+    op: str
+    against: Against
+    request_hash: str
+    control_code: int
+    candidate_code: int
+    differences: tuple[str, ...]
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyHistogram:
+    """Counts per LATENCY_BOUNDS_MS bucket for one tenant × op × side (v1, v3, v1-replay)."""
+
+    tenant: str
+    op: str
+    side: str
+    counts: tuple[int, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    def quantile(self, q: float) -> float | None:
+        """The upper bound (ms) of the bucket holding quantile ``q``; None when empty."""
+        total = self.total
+        if not total:
+            return None
+        rank = q * total
+        seen = 0
+        for bound, count in zip(LATENCY_BOUNDS_MS, self.counts, strict=True):
+            seen += count
+            if seen >= rank and count:
+                return bound
+        return LATENCY_BOUNDS_MS[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPair:
+    tenant: str
+    op: str
+    v1: float
+    v3: float
+
+
+def latency_bucket(ms: float) -> int:
+    return min(bisect.bisect_left(LATENCY_BOUNDS_MS, ms), len(LATENCY_BOUNDS_MS) - 1)
+
+
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS shadow_tally (
+        tenant TEXT NOT NULL, op TEXT NOT NULL, against TEXT NOT NULL, kind TEXT NOT NULL,
+        count INTEGER NOT NULL, PRIMARY KEY (tenant, op, against, kind))""",
+    """CREATE TABLE IF NOT EXISTS shadow_disagreement (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, tenant TEXT NOT NULL, op TEXT NOT NULL,
+        against TEXT NOT NULL, request_hash TEXT NOT NULL, control_code INTEGER NOT NULL,
+        candidate_code INTEGER NOT NULL, differences TEXT NOT NULL, detail TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS shadow_score_pair (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, op TEXT NOT NULL,
+        v1 REAL NOT NULL, v3 REAL NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS shadow_score_pair_by_op ON shadow_score_pair (tenant, op, id)",
+    """CREATE TABLE IF NOT EXISTS shadow_latency (
+        tenant TEXT NOT NULL, op TEXT NOT NULL, side TEXT NOT NULL, bucket INTEGER NOT NULL,
+        count INTEGER NOT NULL, PRIMARY KEY (tenant, op, side, bucket))""",
+)
+_BUMP = {
+    "tally": "INSERT INTO shadow_tally (tenant, op, against, kind, count) VALUES (?, ?, ?, ?, 1) "
+    "ON CONFLICT (tenant, op, against, kind) DO UPDATE SET count = count + 1",
+    "latency": "INSERT INTO shadow_latency (tenant, op, side, bucket, count) VALUES (?, ?, ?, ?, 1) "
+    "ON CONFLICT (tenant, op, side, bucket) DO UPDATE SET count = count + 1",
+}
+
+
+class SqliteLedger:
+    """The comparison ledger on one SQLite file (its own tables beside the store's), thread-safe."""
+
+    def __init__(
+        self, path: str, *, sample_size: int = DEFAULT_SAMPLE_SIZE, pairs_kept: int = DEFAULT_PAIRS_KEPT
+    ) -> None:
+        if path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, timeout=5.0, check_same_thread=False)
+        self._lock = threading.Lock()
+        self.sample_size = sample_size
+        self.pairs_kept = pairs_kept
+        with self._lock:
+            if path != ":memory:":
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._transaction(lambda db: [db.execute(s) for s in SCHEMA])
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            work(db)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def record(self, observation: Observation) -> None:
+        """Count one comparison; keep it if it disagreed, its score pairs if against v3."""
+        self.record_many((observation,))
+
+    def record_many(self, observations: Iterable[Observation]) -> None:
+        batch = list(observations)
+        if not batch:
+            return
+
+        def write(db: sqlite3.Connection) -> None:
+            touched: set[tuple[str, str]] = set()
+            for o in batch:
+                c = o.comparison
+                key = (o.tenant, c.op, o.against.value)
+                db.execute(_BUMP["tally"], (*key, AGREED if c.agreed else DISAGREED))
+                for kind in c.differences:
+                    db.execute(_BUMP["tally"], (*key, "diff:" + kind.value))
+                control_side = "v1"
+                candidate_side = "v3" if o.against is Against.V3 else "v1-replay"
+                db.execute(_BUMP["latency"], (o.tenant, c.op, control_side, latency_bucket(o.control_ms)))
+                db.execute(_BUMP["latency"], (o.tenant, c.op, candidate_side, latency_bucket(o.candidate_ms)))
+                if not c.agreed:
+                    db.execute(
+                        "INSERT INTO shadow_disagreement (at, tenant, op, against, request_hash, control_code, "
+                        "candidate_code, differences, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            o.at or time.time(),
+                            o.tenant,
+                            c.op,
+                            o.against.value,
+                            o.request_hash,
+                            c.control_code,
+                            c.candidate_code,
+                            ",".join(d.value for d in c.differences),
+                            c.detail,
+                        ),
+                    )
+                if o.against is Against.V3 and c.pairs:
+                    db.executemany(
+                        "INSERT INTO shadow_score_pair (tenant, op, v1, v3) VALUES (?, ?, ?, ?)",
+                        [(o.tenant, c.op, p.v1, p.v3) for p in c.pairs],
+                    )
+                    touched.add((o.tenant, c.op))
+            db.execute(
+                "DELETE FROM shadow_disagreement WHERE id <= (SELECT MAX(id) FROM shadow_disagreement) - ?",
+                (self.sample_size,),
+            )
+            for tenant, op in touched:
+                db.execute(
+                    "DELETE FROM shadow_score_pair WHERE tenant = ? AND op = ? AND id <= "
+                    "(SELECT MAX(id) FROM shadow_score_pair WHERE tenant = ? AND op = ?) - ?",
+                    (tenant, op, tenant, op, self.pairs_kept),
+                )
+
+        with self._lock:
+            self._transaction(write)
+
+    def _rows(self, sql: str, params: Sequence[object] = ()) -> list[Any]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def tallies(self) -> list[Tally]:
+        counts: dict[tuple[str, str, str], dict[str, int]] = {}
+        for tenant, op, against, kind, count in self._rows(
+            "SELECT tenant, op, against, kind, count FROM shadow_tally ORDER BY tenant, op, against, kind"
+        ):
+            counts.setdefault((str(tenant), str(op), str(against)), {})[str(kind)] = int(count)
+        out = []
+        for (tenant, op, against), kinds in counts.items():
+            agreed = kinds.get(AGREED, 0)
+            by_kind = tuple(sorted((k[5:], n) for k, n in kinds.items() if k.startswith("diff:")))
+            out.append(Tally(tenant, op, Against(against), agreed + kinds.get(DISAGREED, 0), agreed, by_kind))
+        return out
+
+    def disagreements(self, limit: int = 50) -> list[Disagreement]:
+        rows = self._rows(
+            "SELECT at, tenant, op, against, request_hash, control_code, candidate_code, differences, detail "
+            "FROM shadow_disagreement ORDER BY id DESC LIMIT ?",
+            (limit,),
+        )
+        return [
+            Disagreement(
+                float(r[0]),
+                str(r[1]),
+                str(r[2]),
+                Against(str(r[3])),
+                str(r[4]),
+                int(r[5]),
+                int(r[6]),
+                tuple(d for d in str(r[7]).split(",") if d),
+                str(r[8]),
+            )
+            for r in rows
+        ]
+
+    def score_pairs(self, tenant: str | None = None, op: str | None = None) -> list[StoredPair]:
+        """Stored pairs in the order they were kept, optionally of one tenant and/or op."""
+        sql = "SELECT tenant, op, v1, v3 FROM shadow_score_pair WHERE (? IS NULL OR tenant = ?) "
+        sql += "AND (? IS NULL OR op = ?) ORDER BY id"
+        return [
+            StoredPair(str(t), str(o), float(v1), float(v3))
+            for t, o, v1, v3 in self._rows(sql, (tenant, tenant, op, op))
+        ]
+
+    def latencies(self) -> list[LatencyHistogram]:
+        hist: dict[tuple[str, str, str], list[int]] = {}
+        for tenant, op, side, bucket, count in self._rows(
+            "SELECT tenant, op, side, bucket, count FROM shadow_latency ORDER BY tenant, op, side"
+        ):
+            counts = hist.setdefault((str(tenant), str(op), str(side)), [0] * len(LATENCY_BOUNDS_MS))
+            counts[int(bucket)] += int(count)
+        return [LatencyHistogram(t, o, s, tuple(c)) for (t, o, s), c in hist.items()]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,1 @@
+"""The migration report: per tenant × op agreement, verdicts, score scatter, noise, latency, outbox."""
