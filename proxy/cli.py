@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "demo": "proxy.commands.demo",
     "check-config": "proxy.commands.check_config",
     "emulator": "proxy.emulator.command",
+    "legacy-emulator": "proxy.commands.legacy_emulator",
     "faces": "proxy.emulator.faces_command",
     "report": "proxy.commands.report",
     "calibrate": "proxy.commands.calibrate",
