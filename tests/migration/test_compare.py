@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from proxy.migration.compare import COMPARATORS, Answer, Difference, Judge, ScorePair, compare
-from proxy.v1.requests import OPS
+from proxy.handlers.ops import OPS
 
 JUDGE = Judge(match_threshold=80.0)
 
