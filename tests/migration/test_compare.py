@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from proxy.migration.compare import COMPARATORS, Answer, Difference, Judge, ScorePair, compare
 from proxy.handlers.ops import OPS
+from proxy.migration.compare import COMPARATORS, Answer, Difference, Judge, ScorePair, compare
 
 JUDGE = Judge(match_threshold=80.0)
 
