@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -16,17 +16,16 @@ from aiohttp import web
 from aiohttp.typedefs import Handler as RequestHandler
 
 from proxy import logs
+from proxy.config import Compiled, compile_settings
 from proxy.domain.requests import Target, V1Call
 from proxy.domain.results import V1Result
-from proxy.handlers.context import Services, TenantPolicy
+from proxy.handlers.context import PersonLocks, Services
 from proxy.handlers.ops import OPS, Op, run_op
 from proxy.metrics import Metrics, observed
 from proxy.settings import Settings
 from proxy.store import open_store
 from proxy.store.base import FaceStore
-from proxy.translate.errors import load_default_error_map
-from proxy.translate.scores import calibration_from_config
-from proxy.v1.auth import Keyring, LegacyKey, ReplayGuard, verify
+from proxy.v1.auth import Keyring, ReplayGuard, verify
 from proxy.v1.errors import V1Error
 from proxy.v1.routes import (
     REQUEST_ID,
@@ -37,20 +36,26 @@ from proxy.v1.routes import (
     new_request_id,
     v1_routes,
 )
-from proxy.v3.client import V3CallRecord, V3Client, V3Endpoint, make_session
+from proxy.v3.client import V3CallRecord, V3Client, make_session
 from proxy.v3.credentials import static_credentials
-from proxy.v3.signer import Credential
 
 log = structlog.get_logger("proxy")
 
 
 @dataclass(frozen=True)
 class Runtime:
-    """What a configuration turns into at run time; swapped whole on reload."""
+    """What a configuration turns into at run time, on the open session and store; swapped whole on reload."""
 
-    settings: Settings
+    compiled: Compiled
     services: Services
-    keyring: Keyring
+
+    @property
+    def settings(self) -> Settings:
+        return self.compiled.settings
+
+    @property
+    def keyring(self) -> Keyring:
+        return self.compiled.keyring
 
 
 class RuntimeHolder:
@@ -76,6 +81,7 @@ class RuntimeHolder:
 
 
 SETTINGS = web.AppKey("settings", Settings)
+STARTUP = web.AppKey("startup_config", Compiled)
 RUNTIME = web.AppKey("runtime", RuntimeHolder)
 REPLAY = web.AppKey("replay", ReplayGuard)
 METRICS = web.AppKey("metrics", Metrics)
@@ -83,24 +89,6 @@ SESSION = web.AppKey("v3_session", aiohttp.ClientSession)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _GOOD_REQUEST_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?")
-
-
-def keyring_of(settings: Settings) -> Keyring:
-    keys = [
-        LegacyKey(appid=t.appid, secret_id=k.secret_id, secret_key=k.secret_key.get_secret_value())
-        for t in settings.tenants
-        for k in t.legacy_keys
-    ]
-    return Keyring(keys, appids=[t.appid for t in settings.tenants])
-
-
-def credential_of(settings: Settings) -> Credential:
-    up = settings.upstream
-    return Credential(
-        secret_id=up.secret_id.get_secret_value(),
-        secret_key=up.secret_key.get_secret_value(),
-        token=up.token.get_secret_value() if up.token else None,
-    )
 
 
 def _authenticator(app: web.Application) -> Authenticator:
@@ -183,61 +171,58 @@ async def observe(request: web.Request, handler: RequestHandler) -> web.StreamRe
 
 
 def build_runtime(
-    settings: Settings,
+    compiled: Compiled,
     *,
     session: aiohttp.ClientSession,
     store: FaceStore,
     metrics: Metrics,
     previous: Runtime | None = None,
 ) -> Runtime:
-    """The runtime for `settings` on an open session and store; ValueError if the settings cannot work."""
-    up = settings.upstream
-    endpoint = V3Endpoint(
-        url=up.endpoint, region=up.region, connect_timeout=up.connect_timeout, read_timeout=up.read_timeout
-    )
-    errors = load_default_error_map()
-    if settings.errors.overrides:
-        errors = errors.merged(settings.errors.overrides)
-    calibration = calibration_from_config(settings.scores.calibration, settings.scores.match_threshold)
+    """The runtime of a compiled configuration on an open session and store (cannot fail: compiling did)."""
+    settings = compiled.settings
 
     def on_call(record: V3CallRecord) -> None:
         logs.record_v3_call(record)
         metrics.observe_v3(record)
 
     services = Services(
-        v3=V3Client(endpoint, static_credentials(credential_of(settings)), session, on_call=on_call),
+        v3=V3Client(compiled.endpoint, static_credentials(compiled.credential), session, on_call=on_call),
         store=store,
-        errors=errors,
-        calibration=observed(calibration, metrics.observe_score),
-        tenants={t.appid: TenantPolicy(isolated=t.isolated) for t in settings.tenants},
+        errors=compiled.errors,
+        calibration=observed(compiled.calibration, metrics.observe_score),
+        tenants=compiled.tenants,
         capture_face_attributes=settings.faces.capture_attributes,
+        # writes in flight keep serialising against new ones
+        locks=previous.services.locks if previous is not None else PersonLocks(),
     )
-    if previous is not None:  # writes in flight keep serialising against new ones
-        services = dataclasses.replace(services, locks=previous.services.locks)
-    metrics.bound(tenants=[t.appid for t in settings.tenants], v3_codes=errors.codes())
-    return Runtime(settings=settings, services=services, keyring=keyring_of(settings))
+    metrics.bound(tenants=[t.appid for t in settings.tenants], v3_codes=compiled.errors.codes())
+    return Runtime(compiled=compiled, services=services)
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    session = make_session(limit=settings.upstream.pool_size)
-    store = await open_store(settings.store.url)
-    app[SESSION] = session
-    app[RUNTIME].swap(build_runtime(settings, session=session, store=store, metrics=app[METRICS]))
-    try:
+    """Open the v3 session and the store, build the runtime; whatever was opened is closed on any failure."""
+    compiled = app[STARTUP]
+    async with AsyncExitStack() as opened:
+        session = make_session(limit=compiled.settings.upstream.pool_size)
+        opened.push_async_callback(session.close)
+        store = await open_store(compiled.settings.store.url)
+        opened.push_async_callback(store.close)
+        app[SESSION] = session
+        app[RUNTIME].swap(build_runtime(compiled, session=session, store=store, metrics=app[METRICS]))
         yield
-    finally:
-        await session.close()
-        await store.close()
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(config: Settings | Compiled) -> web.Application:
+    """The proxy app; `config` compiled first when given as Settings (SettingsError: every problem, nothing opened)."""
+    compiled = config if isinstance(config, Compiled) else compile_settings(config)
+    settings = compiled.settings
     app = web.Application(
         middlewares=[observe, error_middleware],
         # the v1 layer enforces the configured limit itself (code 23) while streaming
         client_max_size=settings.limits.max_body_bytes + 64 * 1024,
     )
     app[SETTINGS] = settings
+    app[STARTUP] = compiled
     app[REPLAY] = ReplayGuard()
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_services)
@@ -259,6 +244,7 @@ __all__ = [
     "RUNTIME",
     "SESSION",
     "SETTINGS",
+    "STARTUP",
     "Runtime",
     "RuntimeHolder",
     "V1Error",

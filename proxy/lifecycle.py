@@ -8,7 +8,8 @@ import structlog
 from aiohttp import web
 
 from proxy.app import METRICS, RUNTIME, SESSION, build_runtime
-from proxy.settings import Problem, Settings, SettingsError, load_settings
+from proxy.config import load_compiled
+from proxy.settings import Problem, Settings, SettingsError
 
 log = structlog.get_logger("proxy.reload")
 
@@ -40,16 +41,14 @@ def _restart_needed(old: Settings, new: Settings) -> tuple[str, ...]:
 def reload_config(app: web.Application, path: str) -> ReloadOutcome:
     """Re-read `path`; on success new tenants, keys, credentials and maps serve the next request."""
     try:
-        settings = load_settings(path)
+        compiled = load_compiled(path)  # the same step check-config and serve take
     except SettingsError as exc:
         return _refused(app, path, exc.problems)
+    settings = compiled.settings
     old = app[RUNTIME].current
-    try:
-        runtime = build_runtime(
-            settings, session=app[SESSION], store=old.services.store, metrics=app[METRICS], previous=old
-        )
-    except ValueError as exc:
-        return _refused(app, path, [Problem(path, "a usable configuration", str(exc))])
+    runtime = build_runtime(
+        compiled, session=app[SESSION], store=old.services.store, metrics=app[METRICS], previous=old
+    )
     restart = _restart_needed(old.settings, settings)
     app[RUNTIME].swap(runtime)  # the holder was set before the app froze: only its content changes
     app[METRICS].reloads.labels(result="applied").inc()

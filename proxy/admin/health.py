@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from proxy.app import RUNTIME, credential_of
+from proxy.app import RUNTIME
 from proxy.translate.v3api import GET_GROUP_LIST
 from proxy.v3.errors import V3Error
 
@@ -61,7 +61,7 @@ async def readiness(
     else:
         detail = "" if store_ok else "ping failed"
     checks.append(Check("store", store_ok, detail))
-    cred = credential_of(runtime.settings)
+    cred = runtime.compiled.credential
     checks.append(Check("v3_credentials", bool(cred.secret_id and cred.secret_key)))
     probe = await upstream(app)
     if probe is not None:

@@ -1,13 +1,14 @@
-"""`v1proxy check-config FILE`: validate a configuration and say exactly what is wrong."""
+"""`v1proxy check-config FILE`: validate and compile a configuration, naming every problem that would stop serve."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from proxy.settings import SettingsError, load_settings
+from proxy.config import load_compiled
+from proxy.settings import SettingsError
 
-HELP = "validate a configuration file: every problem as path, expected, got"
+HELP = "validate a configuration file: every problem that would stop serve, as path, expected, got"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -16,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args.file)
+        settings = load_compiled(args.file).settings  # the same step serve and reload take
     except SettingsError as exc:
         print(f"{args.file}: {len(exc.problems)} problem(s)", file=sys.stderr)
         for problem in exc.problems:

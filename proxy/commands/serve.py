@@ -9,7 +9,6 @@ import multiprocessing
 import os
 import signal
 import socket
-import ssl
 import sys
 from multiprocessing.connection import Connection
 
@@ -19,8 +18,9 @@ from aiohttp import web
 from proxy import eventloop, logs
 from proxy.admin.app import ADMIN_STATE, create_admin_app
 from proxy.app import create_app
+from proxy.config import Compiled, compile_settings, load_compiled
 from proxy.lifecycle import reload_config
-from proxy.settings import Settings, SettingsError, Tls, config_path, load_settings
+from proxy.settings import Settings, SettingsError, config_path
 
 log = structlog.get_logger("proxy.serve")
 
@@ -36,36 +36,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def tls_context(tls: Tls) -> ssl.SSLContext:
-    """A server context for the legacy listener from PEM files; ssl.SSLError / OSError if unusable."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tls.cert_file, tls.key_file)
-    return context
-
-
 def _url(scheme: str, address: tuple[str, int]) -> str:
     host = f"[{address[0]}]" if ":" in address[0] else address[0]
     return f"{scheme}://{host}:{address[1]}"
 
 
 async def serve(
-    settings: Settings,
+    config: Settings | Compiled,
     path: str,
     *,
     ports: tuple[int, int] | None = None,
     reuse_port: bool = False,
     ready: Connection | None = None,
 ) -> int:
-    """Serve until SIGTERM/SIGINT, reload on SIGHUP; then drain within drain.grace_s. Returns 0."""
+    """Serve until SIGTERM/SIGINT, reload on SIGHUP; then drain within drain.grace_s. Returns 0.
+
+    A failure while starting (store, port in use...) releases whatever was opened before it propagates.
+    """
+    compiled = config if isinstance(config, Compiled) else compile_settings(config)
+    settings = compiled.settings
     listen_port, admin_port = ports or (settings.listen.port, settings.admin.port)
-    context = tls_context(settings.tls) if settings.tls else None
-    app = create_app(settings)
+    context = compiled.tls
+    app = create_app(compiled)
     admin = create_admin_app(app, reload=lambda: reload_config(app, path))
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.drain.grace_s)
     admin_runner = web.AppRunner(admin, access_log=None, shutdown_timeout=1.0)
-    await runner.setup()
-    await admin_runner.setup()
     try:
+        await runner.setup()
+        await admin_runner.setup()
         await web.TCPSite(
             runner, settings.listen.host, listen_port, ssl_context=context, reuse_port=reuse_port or None
         ).start()
@@ -166,7 +164,7 @@ def supervise(settings: Settings, path: str, workers: int) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         path = config_path(args.config)
-        settings = load_settings(path)
+        compiled = load_compiled(path)  # the same step check-config and reload take
     except SettingsError as exc:
         print("v1proxy: configuration refused:", file=sys.stderr)
         for problem in exc.problems:
@@ -175,13 +173,8 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         print("v1proxy: --workers must be at least 1", file=sys.stderr)
         return 2
+    settings = compiled.settings
     logs.configure(settings.logging.format, settings.logging.level)
-    if settings.tls:
-        try:
-            tls_context(settings.tls)
-        except (OSError, ssl.SSLError) as exc:
-            print(f"v1proxy: tls: cannot load certificate/key: {exc}", file=sys.stderr)
-            return 2
     if args.workers > 1:
         return supervise(settings, path, args.workers)
-    return eventloop.run(serve(settings, path), loop=settings.listen.event_loop)
+    return eventloop.run(serve(compiled, path), loop=settings.listen.event_loop)

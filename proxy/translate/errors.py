@@ -1,11 +1,9 @@
-"""The v3 → v1 error map: data from config/v3_errors.yaml, operator overrides, fallback 213."""
+"""The v3 → v1 error map: the shipped YAML (proxy/data, loaded by proxy.config) + operator overrides, fallback 213."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -16,7 +14,6 @@ from proxy.domain.codes import V1_CODES, default_message
 V1_ERROR_CODES = frozenset(code for code in V1_CODES if code != 0)
 """Every v1 error code (seed 002_ §3, plus -1313 from 000_/003_ and 24 from 003_): what a rule may map to."""
 
-DEFAULT_ERROR_MAP_NAME = "v3_errors.yaml"
 _ENTRY_KEYS = frozenset({"v1", "why", "message"})
 _FALLBACK_KEYS = frozenset({"code"})
 
@@ -149,25 +146,3 @@ class ErrorMap:
     def codes(self) -> frozenset[str]:
         """Every v3 code with an explicit rule."""
         return frozenset(self._rules)
-
-
-def default_error_map_path() -> Path:
-    """Where config/v3_errors.yaml is: the repository (source or editable install), else sys.prefix.
-
-    The data file lives in the repository's ``config/`` (operators read and edit it there).
-    Tried in order: ``<repo>/config/v3_errors.yaml`` (two levels above this package),
-    ``<sys.prefix>/share/v1proxy/v3_errors.yaml`` (where a wheel's data-files would put it).
-    """
-    candidates = [
-        Path(__file__).resolve().parents[2] / "config" / DEFAULT_ERROR_MAP_NAME,
-        Path(sys.prefix) / "share" / "v1proxy" / DEFAULT_ERROR_MAP_NAME,
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(f"{DEFAULT_ERROR_MAP_NAME} not found; looked in: {', '.join(str(p) for p in candidates)}")
-
-
-def load_default_error_map() -> ErrorMap:
-    """The shipped error map (config/v3_errors.yaml)."""
-    return ErrorMap.from_yaml(default_error_map_path().read_text(encoding="utf-8"))

@@ -23,7 +23,6 @@ from qcloud_image.conf import Conf
 from proxy.cli import build_parser
 from proxy.settings import SettingsError, parse_settings
 from proxy.store import sqlite_path
-from proxy.translate.errors import DEFAULT_ERROR_MAP_NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -185,7 +184,8 @@ def proxy_container(mode: str) -> dict[str, Any]:
     spec = pod_spec(mode)
     found = [c for c in spec.get("initContainers", []) + spec["containers"] if c["image"].startswith("v1proxy")]
     assert len(found) == 1, f"{mode}: expected one v1proxy container"
-    return found[0]
+    container: dict[str, Any] = found[0]
+    return container
 
 
 def resolve_port(container: dict[str, Any], port: int | str) -> int:
@@ -340,15 +340,14 @@ def test_expose_is_the_v1_and_admin_listeners_of_the_default_config() -> None:
     assert dockerfile_expose() == {config["listen"]["port"], config["admin"]["port"]}
 
 
-def test_error_map_lands_where_the_installed_proxy_looks_for_it() -> None:
+def test_error_map_ships_inside_the_installed_package() -> None:
+    # proxy.config reads it with importlib.resources: `pip install .` of the copied package carries it
     builder = stages(dockerfile_instructions(DOCKERFILE))[0]
-    venvs = [a.split()[-1] for a in only(builder, "RUN") if "-m venv" in a]
-    assert len(venvs) == 1
-    prefix = PurePosixPath(venvs[0])  # sys.prefix inside the venv
-    dests = {dest: srcs for _, srcs, dest in (copy_args(a) for a in only(builder, "COPY"))}
-    assert dests.get(str(prefix / "share" / "v1proxy" / DEFAULT_ERROR_MAP_NAME)) == [f"config/{DEFAULT_ERROR_MAP_NAME}"]
-    final_copies = [copy_args(a) for a in only(final_stage(), "COPY")]
-    assert any(srcs == [str(prefix)] and dest == str(prefix) for _, srcs, dest in final_copies)
+    sources = [srcs for _, srcs, _ in (copy_args(a) for a in only(builder, "COPY"))]
+    assert ["proxy"] in sources
+    assert any("pip install ." in a for a in only(builder, "RUN"))
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert "data/*.yaml" in package_data["proxy"]
 
 
 def ignored(path: str, patterns: list[str]) -> bool:

@@ -109,13 +109,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         start_stack(store_url=f"sqlite:///{root / 'meta.db'}", settings_for=_settings(f"sqlite:///{root / 'meta.db'}"))
     )
     host_runner, image_host = loop.run(_image_host(photos))
-    original = Conf._Conf__SERVICE_ADDR  # type: ignore[attr-defined]
+    original = Conf._Conf__SERVICE_ADDR
     # the one edit a legacy app makes: its v1 host now points at the proxy
-    Conf._Conf__SERVICE_ADDR = stack.proxy_url.removeprefix("http://")  # type: ignore[attr-defined]
+    Conf._Conf__SERVICE_ADDR = stack.proxy_url.removeprefix("http://")
     try:
         yield World(stack=stack, photos=photos, image_host=image_host, loop=loop)
     finally:
-        Conf._Conf__SERVICE_ADDR = original  # type: ignore[attr-defined]
+        Conf._Conf__SERVICE_ADDR = original
         loop.run(host_runner.cleanup())
         loop.run(stack.close())
         loop.stop()

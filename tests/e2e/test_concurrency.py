@@ -16,7 +16,8 @@ def test_newperson_racing_into_one_new_group_all_succeed(world: World) -> None:
 
     def create(i: int) -> dict[str, object]:
         # each thread its own client, as separate app workers would be
-        return world.client().face_newperson(people[i], [group], CIFile(str(world.photo(i % 6, 7))))
+        reply: dict[str, object] = world.client().face_newperson(people[i], [group], CIFile(str(world.photo(i % 6, 7))))
+        return reply
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         replies = list(pool.map(create, range(8)))
@@ -34,7 +35,8 @@ def test_addface_racing_on_one_person_is_serialised(world: World) -> None:
     images = [world.photo(3, j).read_bytes() for j in (4, 5, 6, 7)]
 
     def add(image: bytes) -> dict[str, object]:
-        return world.client().face_addface(person, CIBuffers([image]))
+        reply: dict[str, object] = world.client().face_addface(person, CIBuffers([image]))
+        return reply
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         replies = list(pool.map(add, images))

@@ -43,6 +43,17 @@ def test_newperson_with_file_creates_every_group_and_reports_exact_v1_fields(wor
     assert {g1, g2} <= set(groups)
 
 
+def test_getinfo_of_a_person_created_without_a_name_answers_an_empty_name(world: World) -> None:
+    # v3 needs a PersonName, so the proxy sends a stand-in (here "a_b_41-..."): it must never reach the app
+    client = world.client()
+    person, group = f"a@b%41-{uuid.uuid4().hex[:8]}", uid("g")
+    ok(client.face_newperson(person, [group], CIFile(str(world.photo(3, 0)))))
+    info = ok(client.face_getinfo(person))
+    assert info["person_name"] == ""
+    assert info["tag"] == ""
+    assert info["person_id"] == person
+
+
 def test_newperson_with_url_and_bytes(world: World) -> None:
     client = world.client()
     by_url, by_bytes, group = uid("pu"), uid("pb"), uid("g")
@@ -275,9 +286,10 @@ def test_error_paths_of_the_write_ops(world: World) -> None:
     assert client.face_addface(nobody, CIFiles([str(world.photo(0, 0))]))["code"] == -1303
     person, group = uid("p"), uid("g")
     only = ok(client.face_newperson(person, [group], CIFile(str(world.photo(5, 2)))))["face_id"]
-    # v3 keeps at least one face per person (v1 did not): refused, and the face stays
+    # v3 keeps at least one face per person (v1 did not): refused as a face-count limit that says why
     refused = client.face_delface(person, [only])
-    assert refused["code"] == 21 and refused["httpcode"] == 400, refused
+    assert refused["code"] == -1309 and refused["httpcode"] == 200, refused
+    assert "v3 keeps at least one face per person" in refused["message"], refused
     assert ok(client.face_getfaceids(person))["face_ids"] == [only]
     assert client.face_getpersonids(uid("nogroup"))["code"] == -1306
 

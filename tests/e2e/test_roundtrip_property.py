@@ -13,7 +13,7 @@ from tests.e2e.conftest import World, ok
 # v1 refused space, '/', tab and newline in ids (-1313); everything else was allowed
 ID_CHARS = st.characters(blacklist_categories=("Cs", "Cc", "Zs"), blacklist_characters=" /\t\n\r\x0b\x0c")
 V1_IDS = st.text(ID_CHARS, min_size=1, max_size=10)
-NAMES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), min_size=1, max_size=80)
+NAMES = st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), min_size=1, max_size=80)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -8,14 +8,8 @@ from pathlib import Path
 import pytest
 from tencentcloud.iai.v20200303 import errorcodes
 
-from proxy.translate.errors import (
-    V1_ERROR_CODES,
-    ErrorMap,
-    ErrorMapError,
-    V1Code,
-    default_error_map_path,
-    load_default_error_map,
-)
+from proxy.config import shipped_error_map
+from proxy.translate.errors import V1_ERROR_CODES, ErrorMap, ErrorMapError, V1Code
 
 COMMON_CODES = frozenset(
     [
@@ -76,7 +70,7 @@ def sdk_codes() -> frozenset[str]:
 
 @pytest.fixture(scope="module")
 def error_map() -> ErrorMap:
-    return load_default_error_map()
+    return shipped_error_map()
 
 
 def test_sdk_codes_are_read() -> None:
@@ -219,7 +213,8 @@ def test_minimal_file_parses() -> None:
     assert em.to_v1("A.B") == V1Code(-1303, "person does not exist")
 
 
-def test_default_file_lives_in_config() -> None:
-    path = default_error_map_path()
-    assert path.parts[-2:] == ("config", "v3_errors.yaml")
-    assert path.read_text(encoding="utf-8").lstrip().startswith("#")
+def test_shipped_file_is_package_data_and_config_links_to_it() -> None:
+    root = Path(__file__).resolve().parents[2]
+    shipped = root / "proxy" / "data" / "v3_errors.yaml"
+    assert (root / "config" / "v3_errors.yaml").resolve() == shipped
+    assert shipped.read_text(encoding="utf-8").lstrip().startswith("#")
