@@ -1,4 +1,4 @@
-"""One compile step (proxy.config): check-config names every problem that would stop serve, and serve refuses them too."""
+"""One compile step (proxy.config): check-config names every problem that would stop serve; serve refuses them too."""
 
 from __future__ import annotations
 

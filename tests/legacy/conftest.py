@@ -56,14 +56,14 @@ def legacy_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LegacyWor
     server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(photos)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     config = LegacyConfig(apps=(APP_A, APP_B, APP_A2), seed=7)
-    original = Conf._Conf__SERVICE_ADDR  # type: ignore[attr-defined]
+    original = Conf._Conf__SERVICE_ADDR
     with ThreadedLegacy(config) as service:
         # the one edit a legacy app makes: its v1 host now points at this address
-        Conf._Conf__SERVICE_ADDR = service.address  # type: ignore[attr-defined]
+        Conf._Conf__SERVICE_ADDR = service.address
         try:
             yield LegacyWorld(service, photos, f"http://127.0.0.1:{server.server_address[1]}")
         finally:
-            Conf._Conf__SERVICE_ADDR = original  # type: ignore[attr-defined]
+            Conf._Conf__SERVICE_ADDR = original
             server.shutdown()
 
 

@@ -33,12 +33,12 @@ def legacy_process(*extra: str) -> Iterator[str]:
         line = proc.stdout.readline()
         match = READY.fullmatch(line.strip())
         assert match, line
-        original = Conf._Conf__SERVICE_ADDR  # type: ignore[attr-defined]
-        Conf._Conf__SERVICE_ADDR = match.group(1).removeprefix("http://")  # type: ignore[attr-defined]
+        original = Conf._Conf__SERVICE_ADDR
+        Conf._Conf__SERVICE_ADDR = match.group(1).removeprefix("http://")
         try:
             yield match.group(1)
         finally:
-            Conf._Conf__SERVICE_ADDR = original  # type: ignore[attr-defined]
+            Conf._Conf__SERVICE_ADDR = original
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0

@@ -102,9 +102,15 @@ def test_face_ids_are_minted_per_backend_so_only_their_count_matters() -> None:
 
 
 def test_getinfo_compares_name_tag_groups_and_face_count() -> None:
-    base = {"person_id": "p", "person_name": "Alice", "tag": "staff", "group_ids": ["g1"], "face_ids": ["1"]}
+    base: dict[str, Any] = {
+        "person_id": "p",
+        "person_name": "Alice",
+        "tag": "staff",
+        "group_ids": ["g1"],
+        "face_ids": ["1"],
+    }
     assert compare("getinfo", ok(**base), ok(**{**base, "face_ids": ["z"]}), JUDGE).agreed
-    other = {**base, "person_name": "Al", "tag": "", "group_ids": ["g1", "g2"], "face_ids": []}
+    other: dict[str, Any] = {**base, "person_name": "Al", "tag": "", "group_ids": ["g1", "g2"], "face_ids": []}
     c = compare("getinfo", ok(**base), ok(**other), JUDGE)
     assert set(c.differences) == {Difference.NAME, Difference.TAG, Difference.IDS, Difference.FACE_COUNT}
 
