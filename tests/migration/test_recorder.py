@@ -1,0 +1,71 @@
+"""The recorder: verdicts counted in Prometheus at once, persisted in batches; raw scores captured per task."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry
+
+from proxy.domain.results import VerifyResult
+from proxy.migration.compare import Judge
+from proxy.migration.ledger import Against, SqliteLedger
+from proxy.migration.recorder import (
+    ComparisonMetrics,
+    ComparisonRecorder,
+    answer_of_reply,
+    answer_of_result,
+    request_digest,
+)
+from proxy.migration.scoretap import capturing, tap_observer
+from proxy.v1.errors import V1Error
+
+
+async def test_counts_now_and_ledger_after_flush(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    recorder = ComparisonRecorder(SqliteLedger(str(tmp_path / "m.db")), ComparisonMetrics(registry), flush_s=60)
+    recorder.start()
+    v1 = answer_of_reply(b'{"code": 0, "message": "OK", "data": {"confidence": 81.5, "ismatch": true}}')
+    for confidence, raw in ((85.0, 55.0), (70.0, 45.0)):
+        v3 = answer_of_result(VerifyResult(session_id="s", confidence=confidence, ismatch=False), (raw,))
+        recorder.record(
+            tenant="1250000000", op="verify", against=Against.V3, control=v1, candidate=v3, judge=Judge(80.0),
+            request_hash=request_digest("/face/verify", b"body"), control_ms=3.0, candidate_ms=12.0,
+        )  # fmt: skip
+    labels = {"tenant": "1250000000", "op": "verify", "against": "v3"}
+    assert registry.get_sample_value("v1proxy_shadow_comparisons_total", {**labels, "result": "agreed"}) == 1
+    assert registry.get_sample_value("v1proxy_shadow_comparisons_total", {**labels, "result": "disagreed"}) == 1
+    assert registry.get_sample_value("v1proxy_shadow_differences_total", {**labels, "kind": "decision"}) == 1
+    assert recorder.ledger.tallies() == []  # not yet written
+    await recorder.flush()
+    (tally,) = recorder.ledger.tallies()
+    assert (tally.compared, tally.agreed) == (2, 1)
+    assert [(p.v1, p.v3) for p in recorder.ledger.score_pairs()] == [(81.5, 55.0), (81.5, 45.0)]
+    await recorder.close()
+    again = SqliteLedger(str(tmp_path / "m.db"))
+    assert again.tallies()[0].compared == 2
+
+
+def test_answers_from_errors_and_garbage() -> None:
+    error = answer_of_result(V1Error(-1101, "no face"))
+    assert (error.code, error.data) == (-1101, {"session_id": ""})
+    assert answer_of_reply(b"<html>bad gateway</html>").code == -99999
+    assert request_digest("/face/verify", b"a") != request_digest("/face/verify", b"b")
+    assert len(request_digest("/x", b"")) == 32
+
+
+async def test_raw_scores_are_captured_per_task() -> None:
+    seen: list[tuple[float, float]] = []
+    observe = tap_observer(lambda raw, cal: seen.append((raw, cal)))
+
+    async def twin(raws: list[float]) -> list[float]:
+        with capturing() as scores:
+            for raw in raws:
+                observe(raw, raw * 2)
+                await asyncio.sleep(0)
+        return scores
+
+    a, b = await asyncio.gather(twin([1.0, 2.0]), twin([3.0]))
+    assert (a, b) == ([1.0, 2.0], [3.0])
+    observe(9.0, 18.0)  # outside a capture: only the plain observer sees it
+    assert len(seen) == 4
