@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "faces": "proxy.emulator.faces_command",
     "report": "proxy.commands.report",
     "calibrate": "proxy.commands.calibrate",
+    "backfill": "proxy.commands.backfill",
 }
 
 

@@ -1,0 +1,185 @@
+"""Enrolling one person's rows in order through the live ops: checkpoint, call, record; reconcile after a crash.
+
+Idempotency: an item's intent ("pending") is committed before its first v3 write and its outcome
+after. An item found pending (killed mid-call) or failed may have left writes in v3; before it is
+run again, v3 is read back through getinfo:
+- newperson: a person found is one this backfill created (it recorded the intent, and a person that
+  existed before is refused with -1302, which is recorded as such): it is deleted through delperson
+  and created again, so groups, name, tag and face records are all written by newperson itself.
+- addface: faces of the person that no applied item of it recorded are this item's. One with its face
+  record in the store is adopted (the call completed, only the checkpoint was lost); one without is
+  deleted through delface and the face added again. More than one recorded stranger: refused, never guessed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+from proxy.backfill.checkpoints import Checkpoint, Checkpoints, State
+from proxy.backfill.index import Person
+from proxy.backfill.manifest import ManifestRow
+from proxy.v1.errors import V1Error
+from proxy.v1.requests import (
+    AddFace,
+    DelFace,
+    DelPerson,
+    GetFaceInfo,
+    GetInfo,
+    ImageSource,
+    NewPerson,
+    Target,
+    V1Call,
+    V1Request,
+)
+from proxy.v1.results import AddFaceResult, GetInfoResult, NewPersonResult, V1Result
+
+Status = Literal["enrolled", "added", "skipped", "failed", "blocked"]
+FAILED: frozenset[Status] = frozenset({"failed", "blocked"})
+PERSON_MISSING = -1303
+FACE_MISSING = -1305
+UNRECONCILABLE = -1  # v1's generic failure: the item's state in v3 cannot be told apart from others' writes
+
+
+class Ops(Protocol):
+    async def run(self, call: V1Call) -> V1Result: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one item in this run (one line of the report)."""
+
+    row: ManifestRow
+    op: str
+    status: Status
+    face_id: str = ""
+    code: int = 0
+    message: str = ""
+    request_id: str = ""
+
+
+@dataclass(frozen=True)
+class Enroller:
+    """Everything one person's enrolment needs; `stopping()` is checked between items."""
+
+    ops: Ops
+    checkpoints: Checkpoints
+    image_path: Callable[[str], Path]
+    stopping: Callable[[], bool]
+    retry_failed: bool = False
+
+    async def person(self, person: Person, emit: Callable[[Outcome], None]) -> bool:
+        """Run the person's rows in order, calling `emit` for each one finished; False when stopped before the end."""
+        found = await self.checkpoints.get([r.item_key for r in person.rows])
+        known = {c.face_id for c in found.values() if c.state == "applied" and c.face_id}
+        blocked_by: Outcome | None = None
+        for index, row in enumerate(person.rows):
+            op = "newperson" if index == 0 else "addface"
+            if blocked_by is not None:
+                emit(_blocked(row, op, blocked_by))
+                continue
+            if self.stopping():
+                return False
+            outcome = await self._item(row, op, found.get(row.item_key), known)
+            if outcome.face_id and outcome.status != "failed":
+                known.add(outcome.face_id)
+            if index == 0 and outcome.status == "failed":
+                blocked_by = outcome
+            emit(outcome)
+        return True
+
+    async def _item(self, row: ManifestRow, op: str, checkpoint: Checkpoint | None, known: set[str]) -> Outcome:
+        if checkpoint is not None and checkpoint.state == "applied":
+            return Outcome(row, op, "skipped", checkpoint.face_id, message="done in an earlier run")
+        if checkpoint is not None and checkpoint.state == "failed" and not self.retry_failed:
+            return Outcome(row, op, "failed", "", checkpoint.code, checkpoint.message, checkpoint.request_id)
+        try:
+            if checkpoint is not None and checkpoint.may_have_written:
+                adopted = await self._reconcile(row, op, known)
+                if adopted is not None:
+                    return await self._record(adopted)
+            await self.checkpoints.put(Checkpoint(row.item_key, "pending"))
+            return await self._record(await self._run(row, op))
+        except V1Error as exc:  # from reconciling (a read or clean-up the live path refused)
+            return await self._record(Outcome(row, op, "failed", "", exc.code, exc.message, exc.session_id or ""))
+
+    async def _record(self, outcome: Outcome) -> Outcome:
+        state: State = "failed" if outcome.status == "failed" else "applied"
+        await self.checkpoints.put(
+            Checkpoint(outcome.row.item_key, state, outcome.face_id, outcome.code, outcome.message, outcome.request_id)
+        )
+        return outcome
+
+    async def _run(self, row: ManifestRow, op: str) -> Outcome:
+        try:
+            image = await self.image_of(row)
+            if op == "newperson":
+                request: V1Request = NewPerson(row.person_id, row.group_ids, image, row.person_name, row.tag)
+            else:
+                request = AddFace(row.person_id, (image,), row.face_tag if row.face_tag is not None else row.tag)
+            result = await self.ops.run(_call(row, op, request))
+        except V1Error as exc:
+            return Outcome(row, op, "failed", "", exc.code, exc.message, exc.session_id or "")
+        except OSError as exc:
+            return Outcome(row, op, "failed", "", -1300, f"image {row.image!r}: {exc.strerror or exc}")
+        if isinstance(result, NewPersonResult):
+            if not result.face_id:
+                return Outcome(row, op, "failed", "", -1101, "person created without a face", result.session_id)
+            return Outcome(row, op, "enrolled", result.face_id, request_id=result.session_id)
+        assert isinstance(result, AddFaceResult)
+        if not result.added:
+            code = result.ret_codes[0] if result.ret_codes else -1101
+            return Outcome(row, op, "failed", "", code, "the face was not added", result.session_id)
+        return Outcome(row, op, "added", result.face_ids[0], request_id=result.session_id)
+
+    async def image_of(self, row: ManifestRow) -> ImageSource:
+        if row.is_url:
+            return ImageSource(url=row.image)
+        return ImageSource(data=await asyncio.to_thread(self.image_path(row.image).read_bytes))
+
+    async def _reconcile(self, row: ManifestRow, op: str, known: set[str]) -> Outcome | None:
+        """Undo or adopt what an earlier attempt of this item left in v3; an Outcome when adopted."""
+        try:
+            info = await self.ops.run(_call(row, "getinfo", GetInfo(row.person_id)))
+        except V1Error as exc:
+            if exc.code == PERSON_MISSING:
+                return None
+            raise
+        assert isinstance(info, GetInfoResult)
+        if op == "newperson":
+            await self.ops.run(_call(row, "delperson", DelPerson(row.person_id)))
+            return None
+        strangers = [f for f in info.face_ids if f not in known]
+        recorded = [f for f in strangers if await self._has_record(row, f)]
+        unrecorded = [f for f in strangers if f not in recorded]
+        if len(recorded) > 1:
+            return Outcome(
+                row, op, "failed", "", UNRECONCILABLE,
+                f"cannot tell which of faces {', '.join(recorded)} this item added; check the person by hand",
+            )  # fmt: skip
+        if unrecorded:
+            await self.ops.run(_call(row, "delface", DelFace(row.person_id, tuple(unrecorded))))
+        if recorded:
+            return Outcome(row, op, "added", recorded[0], message="completed by an earlier run")
+        return None
+
+    async def _has_record(self, row: ManifestRow, face_id: str) -> bool:
+        try:
+            await self.ops.run(_call(row, "getfaceinfo", GetFaceInfo(face_id)))
+        except V1Error as exc:
+            if exc.code == FACE_MISSING:
+                return False
+            raise
+        return True
+
+
+def _call(row: ManifestRow, op: str, request: V1Request) -> V1Call:
+    return V1Call(op=op, target=Target(appid=row.appid, bucket=row.bucket or None), request=request)
+
+
+def _blocked(row: ManifestRow, op: str, first: Outcome) -> Outcome:
+    message = f"not attempted: the person's first row (line {first.row.line}) failed: {first.message}"
+    return Outcome(row, op, "blocked", "", first.code, message)
