@@ -53,5 +53,6 @@ class MemoryCheckpoints:
 
 
 def store_checkpoints(store: object) -> Checkpoints:
-    """The checkpoints of a run, kept in the store's write journal (kind "backfill")."""
+    """The checkpoints of a run. In memory for now (a run cannot be resumed yet): they move to the store's
+    write journal (kind "backfill") as soon as the store has one."""
     return MemoryCheckpoints()
