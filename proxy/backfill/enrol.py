@@ -17,35 +17,21 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from proxy.backfill.checkpoints import Checkpoint, Checkpoints, State
 from proxy.backfill.index import Person
+from proxy.backfill.live import LiveOps
 from proxy.backfill.manifest import ManifestRow
-from proxy.v1.errors import V1Error
-from proxy.v1.requests import (
-    AddFace,
-    DelFace,
-    DelPerson,
-    GetFaceInfo,
-    GetInfo,
-    ImageSource,
-    NewPerson,
-    Target,
-    V1Call,
-    V1Request,
-)
-from proxy.v1.results import AddFaceResult, GetInfoResult, NewPersonResult, V1Result
+from proxy.domain.codes import V1Error
+from proxy.domain.requests import AddFace, DelFace, DelPerson, GetFaceInfo, GetInfo, ImageSource, NewPerson, Target
+from proxy.handlers.ops import ADDFACE, DELFACE, DELPERSON, GETFACEINFO, GETINFO, NEWPERSON
 
 Status = Literal["enrolled", "added", "skipped", "failed", "blocked"]
 FAILED: frozenset[Status] = frozenset({"failed", "blocked"})
 PERSON_MISSING = -1303
 FACE_MISSING = -1305
 UNRECONCILABLE = -1  # v1's generic failure: the item's state in v3 cannot be told apart from others' writes
-
-
-class Ops(Protocol):
-    async def run(self, call: V1Call) -> V1Result: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +51,7 @@ class Outcome:
 class Enroller:
     """Everything one person's enrolment needs; `stopping()` is checked between items."""
 
-    ops: Ops
+    ops: LiveOps
     checkpoints: Checkpoints
     image_path: Callable[[str], Path]
     stopping: Callable[[], bool]
@@ -117,23 +103,22 @@ class Enroller:
         try:
             image = await self.image_of(row)
             if op == "newperson":
-                request: V1Request = NewPerson(row.person_id, row.group_ids, image, row.person_name, row.tag)
-            else:
-                request = AddFace(row.person_id, (image,), row.face_tag if row.face_tag is not None else row.tag)
-            result = await self.ops.run(_call(row, op, request))
+                created = await self.ops.run(
+                    NEWPERSON, _target(row), NewPerson(row.person_id, row.group_ids, image, row.person_name, row.tag)
+                )
+                if not created.face_id:
+                    return Outcome(row, op, "failed", "", -1101, "person created without a face", created.session_id)
+                return Outcome(row, op, "enrolled", created.face_id, request_id=created.session_id)
+            face_tag = row.face_tag if row.face_tag is not None else row.tag
+            added = await self.ops.run(ADDFACE, _target(row), AddFace(row.person_id, (image,), face_tag))
         except V1Error as exc:
             return Outcome(row, op, "failed", "", exc.code, exc.message, exc.session_id or "")
         except OSError as exc:
             return Outcome(row, op, "failed", "", -1300, f"image {row.image!r}: {exc.strerror or exc}")
-        if isinstance(result, NewPersonResult):
-            if not result.face_id:
-                return Outcome(row, op, "failed", "", -1101, "person created without a face", result.session_id)
-            return Outcome(row, op, "enrolled", result.face_id, request_id=result.session_id)
-        assert isinstance(result, AddFaceResult)
-        if not result.added:
-            code = result.ret_codes[0] if result.ret_codes else -1101
-            return Outcome(row, op, "failed", "", code, "the face was not added", result.session_id)
-        return Outcome(row, op, "added", result.face_ids[0], request_id=result.session_id)
+        if not added.added:
+            code = added.ret_codes[0] if added.ret_codes else -1101
+            return Outcome(row, op, "failed", "", code, "the face was not added", added.session_id)
+        return Outcome(row, op, "added", added.face_ids[0], request_id=added.session_id)
 
     async def image_of(self, row: ManifestRow) -> ImageSource:
         if row.is_url:
@@ -143,14 +128,13 @@ class Enroller:
     async def _reconcile(self, row: ManifestRow, op: str, known: set[str]) -> Outcome | None:
         """Undo or adopt what an earlier attempt of this item left in v3; an Outcome when adopted."""
         try:
-            info = await self.ops.run(_call(row, "getinfo", GetInfo(row.person_id)))
+            info = await self.ops.run(GETINFO, _target(row), GetInfo(row.person_id))
         except V1Error as exc:
             if exc.code == PERSON_MISSING:
                 return None
             raise
-        assert isinstance(info, GetInfoResult)
         if op == "newperson":
-            await self.ops.run(_call(row, "delperson", DelPerson(row.person_id)))
+            await self.ops.run(DELPERSON, _target(row), DelPerson(row.person_id))
             return None
         strangers = [f for f in info.face_ids if f not in known]
         recorded = [f for f in strangers if await self._has_record(row, f)]
@@ -161,14 +145,14 @@ class Enroller:
                 f"cannot tell which of faces {', '.join(recorded)} this item added; check the person by hand",
             )  # fmt: skip
         if unrecorded:
-            await self.ops.run(_call(row, "delface", DelFace(row.person_id, tuple(unrecorded))))
+            await self.ops.run(DELFACE, _target(row), DelFace(row.person_id, tuple(unrecorded)))
         if recorded:
             return Outcome(row, op, "added", recorded[0], message="completed by an earlier run")
         return None
 
     async def _has_record(self, row: ManifestRow, face_id: str) -> bool:
         try:
-            await self.ops.run(_call(row, "getfaceinfo", GetFaceInfo(face_id)))
+            await self.ops.run(GETFACEINFO, _target(row), GetFaceInfo(face_id))
         except V1Error as exc:
             if exc.code == FACE_MISSING:
                 return False
@@ -176,8 +160,8 @@ class Enroller:
         return True
 
 
-def _call(row: ManifestRow, op: str, request: V1Request) -> V1Call:
-    return V1Call(op=op, target=Target(appid=row.appid, bucket=row.bucket or None), request=request)
+def _target(row: ManifestRow) -> Target:
+    return Target(appid=row.appid, bucket=row.bucket or None)
 
 
 def _blocked(row: ManifestRow, op: str, first: Outcome) -> Outcome:

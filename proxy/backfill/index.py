@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.backfill.manifest import GROUP_SEPARATOR, ManifestRow, RowProblem
-from proxy.handlers.faces import PERSON_FACE_LIMIT
+from proxy.translate.faces import PERSON_FACE_LIMIT
 
 INSERT_BATCH = 2000
 CACHE_KIB = 4096  # SQLite's page cache for the index: the index's whole memory, whatever its size

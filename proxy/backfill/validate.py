@@ -7,10 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from proxy.backfill.manifest import ManifestRow, RowProblem
-from proxy.handlers.context import Scope
-from proxy.v1.errors import V1Error
+from proxy.domain.codes import V1Error
+from proxy.domain.requests import Target
+from proxy.handlers.ops import NEWPERSON
+from proxy.translate.scope import Scope
 from proxy.v1.form import V1Form
-from proxy.v1.requests import Target, build_call
+from proxy.v1.requests import build_target
 
 SNIFF_BYTES = 16  # enough for the live path's format check (GIF magic) without reading the photo
 
@@ -47,8 +49,9 @@ def check_row(row: ManifestRow, rules: Rules) -> RowProblem | None:
         scalars["url"] = row.image
     form = V1Form(scalars=scalars, arrays={"group_ids": row.group_ids}, blobs={} if row.is_url else {"image": head})
     try:
-        call = build_call("newperson", form)  # -1301, -1313, -1300, -1400 exactly as a live request
-        scope = rules.scope_of(call.target)
+        target = build_target(form)  # -1301, -1313, -1300, -1400 exactly as a live request
+        NEWPERSON.parse(form)
+        scope = rules.scope_of(target)
         for v1_id in (row.person_id, *row.group_ids):
             scope.v3_id(v1_id)  # -1304 when too long once encoded in the tenant's namespace
     except V1Error as exc:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from proxy.backfill.checkpoints import Checkpoints
 from proxy.backfill.enrol import Enroller
 from proxy.backfill.index import ManifestIndex, Person
-from proxy.v1.errors import V1Error
-from proxy.v1.requests import Target, V1Call, Verify
-from proxy.v1.results import VerifyResult
+from proxy.domain.codes import V1Error
+from proxy.domain.requests import Target, Verify
+from proxy.handlers.ops import VERIFY
 
 CANDIDATES = 4  # persons drawn per sample place, since some may not be fully enrolled
 
@@ -39,15 +39,12 @@ async def verify_sample(
         if len(found) != len(person.rows) or any(c.state != "applied" for c in found.values()):
             continue
         row = person.rows[-1]
-        call = V1Call(
-            "verify", Target(row.appid, row.bucket or None), Verify(row.person_id, await enroller.image_of(row))
-        )
+        request = Verify(row.person_id, await enroller.image_of(row))
         try:
-            result = await enroller.ops.run(call)
+            result = await enroller.ops.run(VERIFY, Target(row.appid, row.bucket or None), request)
         except V1Error as exc:
             results.append(Verified(row.person_id, row.line, False, 0.0, exc.code, exc.message))
             continue
-        assert isinstance(result, VerifyResult)
         results.append(Verified(row.person_id, row.line, result.ismatch, result.confidence))
     return results
 

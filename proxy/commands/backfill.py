@@ -14,7 +14,6 @@ from pathlib import Path
 from rich.console import Console
 
 from proxy import eventloop, logs
-from proxy.admin.metrics import Metrics
 from proxy.app import build_runtime
 from proxy.backfill.checkpoints import Checkpoints, store_checkpoints
 from proxy.backfill.enrol import Enroller, Outcome
@@ -28,7 +27,7 @@ from proxy.backfill.run import run_persons
 from proxy.backfill.tally import Tally
 from proxy.backfill.validate import Rules, check_row
 from proxy.backfill.verify import verify_sample
-from proxy.handlers.context import Scope
+from proxy.metrics import Metrics
 from proxy.settings import Settings, SettingsError, load_settings
 from proxy.store import open_store
 from proxy.store.base import FaceStore
@@ -115,7 +114,7 @@ async def _backfill(args: argparse.Namespace, settings: Settings) -> int:
         services = runtime.services
         rules = Rules(
             tenants=frozenset(t.appid for t in settings.tenants),
-            scope_of=lambda target: Scope.of(target, services),
+            scope_of=services.scope,
             base_dir=args.manifest.resolve().parent,
         )
         report = Report(_report_path(args))
