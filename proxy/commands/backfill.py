@@ -27,8 +27,9 @@ from proxy.backfill.run import run_persons
 from proxy.backfill.tally import Tally
 from proxy.backfill.validate import Rules, check_row
 from proxy.backfill.verify import verify_sample
+from proxy.config import Compiled, load_compiled
 from proxy.metrics import Metrics
-from proxy.settings import Settings, SettingsError, load_settings
+from proxy.settings import SettingsError
 from proxy.store import open_store
 from proxy.store.base import FaceStore
 from proxy.v3.client import make_session
@@ -88,12 +89,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        settings = load_settings(args.config)
+        compiled = load_compiled(args.config)
     except SettingsError as exc:
         print(f"v1proxy backfill: {args.config}: unusable configuration:\n{exc}", file=sys.stderr)
         return EXIT_INVALID
     logs.configure("json", "warning")
-    return eventloop.run(_backfill(args, settings), loop=settings.listen.event_loop)
+    return eventloop.run(_backfill(args, compiled), loop=compiled.settings.listen.event_loop)
 
 
 def _report_path(args: argparse.Namespace) -> Path:
@@ -102,7 +103,8 @@ def _report_path(args: argparse.Namespace) -> Path:
     return given if given is not None else manifest.with_name(manifest.name + ".report.jsonl")
 
 
-async def _backfill(args: argparse.Namespace, settings: Settings) -> int:
+async def _backfill(args: argparse.Namespace, compiled: Compiled) -> int:
+    settings = compiled.settings
     out = Console(highlight=False, soft_wrap=True)
     index = ManifestIndex()
     report: Report | None = None
@@ -110,7 +112,7 @@ async def _backfill(args: argparse.Namespace, settings: Settings) -> int:
     store: FaceStore | None = None
     try:
         store = await open_store("sqlite://:memory:" if args.dry_run else settings.store.url)
-        runtime = build_runtime(settings, session=session, store=store, metrics=Metrics())
+        runtime = build_runtime(compiled, session=session, store=store, metrics=Metrics())
         services = runtime.services
         rules = Rules(
             tenants=frozenset(t.appid for t in settings.tenants),

@@ -51,8 +51,8 @@ def test_backfilled_persons_verify_through_the_legacy_sdk_with_a_held_out_photo(
     assert sorted(bench.v3_faces().values()) == [3] * 6
 
     runner, address = bench.serve_proxy()
-    original = Conf._Conf__SERVICE_ADDR  # type: ignore[attr-defined]
-    Conf._Conf__SERVICE_ADDR = address  # type: ignore[attr-defined]
+    original = Conf._Conf__SERVICE_ADDR
+    Conf._Conf__SERVICE_ADDR = address
     try:
         client = Client(APPID, LEGACY_ID, LEGACY_KEY, BUCKET)
         for s in range(6):
@@ -72,7 +72,7 @@ def test_backfilled_persons_verify_through_the_legacy_sdk_with_a_held_out_photo(
             assert client.face_getfaceinfo(str(line["face_id"]))["code"] == 0
         assert sorted(client.face_getpersonids("site-a")["data"]["person_ids"]) == ["emp-1", "emp-3", "emp-5"]
     finally:
-        Conf._Conf__SERVICE_ADDR = original  # type: ignore[attr-defined]
+        Conf._Conf__SERVICE_ADDR = original
         bench.loop.run(runner.cleanup())
 
 
