@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from dataclasses import asdict
@@ -35,7 +36,9 @@ def create_admin_app(
     probe = UpstreamProbe(every_s=proxy_app[SETTINGS].admin.upstream_check_s)
 
     async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "alive", "pid": os.getpid()})
+        # the loop serving this process: listen.event_loop (uvloop | asyncio) made visible
+        loop = "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
+        return web.json_response({"status": "alive", "pid": os.getpid(), "event_loop": loop})
 
     async def readyz(_: web.Request) -> web.Response:
         checks = await readiness(proxy_app, draining=state.draining, upstream=probe.check)

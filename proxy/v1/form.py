@@ -21,6 +21,7 @@ import base64
 import binascii
 import json
 import re
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -28,7 +29,12 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.multipart import content_disposition_filename, parse_content_disposition
+from aiohttp.multipart import (
+    BadContentDispositionHeader,
+    BadContentDispositionParam,
+    content_disposition_filename,
+    parse_content_disposition,
+)
 
 from proxy.v1.errors import V1Error
 
@@ -39,8 +45,9 @@ MAX_ARRAY_INDEX = 999
 JSON_TYPES = frozenset({"application/json", "text/json"})
 SNIFFED_TYPES = frozenset({"", "text/plain", "application/octet-stream", "application/x-www-form-urlencoded"})
 _INDEXED = re.compile(r"(?P<base>[^\[\]]+)\[(?P<index>\d{1,4})\]")
-# What requests (the legacy SDK) and browsers write; anything else goes to aiohttp's full RFC 6266/2231 parser.
-_PLAIN_DISPOSITION = re.compile(r'form-data; *name="(?P<name>[^"\\%]*)"(?:; *filename="[^"\\]*")?')
+# What requests (the legacy SDK), browsers and the v1 documents (a trailing ";") write; anything else goes
+# to aiohttp's full RFC 6266/2231 parser.
+_PLAIN_DISPOSITION = re.compile(r'form-data; *name="(?P<name>[^"\\%]*)"(?:; *filename="[^"\\]*")? *;?')
 
 
 Blob = bytes | memoryview
@@ -239,7 +246,10 @@ def _part_name(disposition: str | None) -> str | None:
     plain = _PLAIN_DISPOSITION.fullmatch(disposition) if disposition else None
     if plain is not None:
         return plain["name"]
-    _type, params = parse_content_disposition(disposition)
+    with warnings.catch_warnings():  # its verdict is the answer; its warning would be a non-JSON stderr line
+        warnings.simplefilter("ignore", BadContentDispositionHeader)
+        warnings.simplefilter("ignore", BadContentDispositionParam)
+        _type, params = parse_content_disposition(disposition)
     return content_disposition_filename(params, "name")
 
 

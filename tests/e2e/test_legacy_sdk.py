@@ -96,11 +96,9 @@ def test_delperson_leaves_nothing_behind(world: World) -> None:
     assert data == {"session_id": data["session_id"], "person_id": person, "deleted": 1}
     assert client.face_getinfo(person)["code"] == -1303
     assert client.face_getfaceinfo(face_id)["code"] == -1305  # the proxy's own face data is gone too
-    assert person not in ok(client.face_getpersonids(group))["person_ids"] if _group_exists(world, group) else True
-
-
-def _group_exists(world: World, group: str) -> bool:
-    return group in ok(world.client().face_getgroupids())["group_ids"]
+    # the group stays (v3 keeps groups), without the person
+    assert group in ok(client.face_getgroupids())["group_ids"]
+    assert ok(client.face_getpersonids(group))["person_ids"] == []
 
 
 def test_unknown_person_is_1303(world: World) -> None:

@@ -395,3 +395,37 @@ def test_part_names_read_as_aiohttp_reads_them(name: str, filename: str | None, 
         warnings.simplefilter("ignore")  # aiohttp warns about the malformed ones
         _type, params = parse_content_disposition(disposition)
         assert _part_name(disposition) == content_disposition_filename(params, "name")
+
+
+SEED_LAYOUT = (
+    b"----------------acebdf13572468\r\n"
+    b'Content-Disposition: form-data; name="appid";\r\n\r\n123456\r\n'
+    b"----------------acebdf13572468\r\n"
+    b'Content-Disposition: form-data; name="group_ids[0]";\r\n\r\ntencent\r\n'
+    b"----------------acebdf13572468\r\n"
+    b'Content-Disposition: form-data; name="image"; filename="test.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
+    + JPEG
+    + b"\r\n----------------acebdf13572468--\r\n"
+)
+
+
+async def test_the_seed_documents_own_layout_is_read_silently(client: Client) -> None:
+    # seed 002_ writes `name="appid";` (a trailing ";"): aiohttp reads it but warns on stderr, a non-JSON line
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status, data = await post_raw(client, SEED_LAYOUT, "multipart/form-data;boundary=--------------acebdf13572468")
+    assert status == 200, data
+    assert data["scalars"] == {"appid": "123456"}
+    assert data["arrays"] == {"group_ids": ["tencent"]}
+    assert data["blobs"] == {"image": sha(JPEG)}
+    assert [str(w.message) for w in caught] == []
+
+
+def test_unusual_dispositions_go_to_aiohttp_without_a_warning() -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert _part_name('form-data; name="appid";') == "appid"  # the fast path, as the seeds write it
+        assert _part_name('form-data; name="appid"; ') is None  # aiohttp's verdict (headers arrive stripped)
+        assert _part_name("form-data; name*=UTF-8''%E4%B8%AD") == "中"  # RFC 5987, aiohttp's parser
+        assert _part_name('form-data; name="a"; ;') is None  # malformed: aiohttp's verdict, no name
+    assert [str(w.message) for w in caught] == []
