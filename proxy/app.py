@@ -17,7 +17,7 @@ from aiohttp.typedefs import Handler as RequestHandler
 
 from proxy import logs
 from proxy.config import Compiled, compile_settings
-from proxy.domain.requests import Target, V1Call
+from proxy.domain.requests import V1Call
 from proxy.domain.results import V1Result
 from proxy.handlers.context import PersonLocks, Services
 from proxy.handlers.ops import OPS, Op, run_op
@@ -25,17 +25,23 @@ from proxy.metrics import Metrics, observed
 from proxy.settings import Settings
 from proxy.store import open_store
 from proxy.store.base import FaceStore
-from proxy.v1.auth import Keyring, ReplayGuard, verify
+from proxy.v1.admission import BodyBudget, TenantSlots
+from proxy.v1.auth import Keyring, ReplayGuard, SignatureClaims, verify_header
 from proxy.v1.errors import V1Error
+from proxy.v1.form import BodyPace
 from proxy.v1.routes import (
     REQUEST_ID,
     V1_CALL,
     V1_CODE,
+    V1_CUT,
+    V1_TENANT,
     Authenticator,
+    InboundLimits,
     error_middleware,
     new_request_id,
     v1_routes,
 )
+from proxy.v1.server import ConnectionLimits, GuardedRunner
 from proxy.v3.client import V3CallRecord, V3Client, make_session
 from proxy.v3.credentials import static_credentials
 
@@ -48,6 +54,7 @@ class Runtime:
 
     compiled: Compiled
     services: Services
+    inbound: InboundLimits
 
     @property
     def settings(self) -> Settings:
@@ -84,6 +91,7 @@ SETTINGS = web.AppKey("settings", Settings)
 STARTUP = web.AppKey("startup_config", Compiled)
 RUNTIME = web.AppKey("runtime", RuntimeHolder)
 REPLAY = web.AppKey("replay", ReplayGuard)
+BODY_BUDGET = web.AppKey("body_budget", BodyBudget)
 METRICS = web.AppKey("metrics", Metrics)
 SESSION = web.AppKey("v3_session", aiohttp.ClientSession)
 
@@ -95,11 +103,9 @@ def _authenticator(app: web.Application) -> Authenticator:
     runtime = app[RUNTIME].current
     auth = runtime.settings.auth
 
-    def authenticate(authorization: str | None, target: Target) -> None:
-        verify(
+    def authenticate(authorization: str | None) -> SignatureClaims:
+        return verify_header(
             authorization,
-            appid=target.appid,
-            bucket=target.bucket,
             keyring=runtime.keyring,
             replay=app[REPLAY],
             now=time.time(),
@@ -144,16 +150,17 @@ async def observe(request: web.Request, handler: RequestHandler) -> web.StreamRe
         finally:
             seconds = time.perf_counter() - started
             call = request.get(V1_CALL)
-            appid = call.target.appid if call else ""
+            appid = call.target.appid if call else request.get(V1_TENANT, "")
             code = request.get(V1_CODE)
-            metrics.observe_request(appid=appid, op=op, code=code, seconds=seconds)
+            cut = request.get(V1_CUT)
+            metrics.observe_request(appid=appid, op=op, code=code, seconds=seconds, cut=cut)
             if response is not None:
                 log.info(
                     "request",
                     request_id=request_id,
                     op=op or request.path,
                     appid=appid,
-                    v1_code=code,
+                    v1_code=code if cut is None else cut,
                     status=response.status,
                     v3=[
                         {
@@ -196,7 +203,7 @@ def build_runtime(
         locks=previous.services.locks if previous is not None else PersonLocks(),
     )
     metrics.bound(tenants=[t.appid for t in settings.tenants], v3_codes=compiled.errors.codes())
-    return Runtime(compiled=compiled, services=services)
+    return Runtime(compiled=compiled, services=services, inbound=inbound_limits(settings))
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
@@ -225,6 +232,7 @@ def create_app(config: Settings | Compiled) -> web.Application:
     app[STARTUP] = compiled
     app[REPLAY] = ReplayGuard()
     app[METRICS] = Metrics()
+    app[BODY_BUDGET] = budget = BodyBudget(settings.limits.body_budget_bytes)
     app.cleanup_ctx.append(_services)
     holder = app[RUNTIME] = RuntimeHolder()
     app.add_routes(
@@ -232,14 +240,44 @@ def create_app(config: Settings | Compiled) -> web.Application:
             ops=OPS,
             serve=_server(holder),
             authenticate=partial(_authenticator, app),
-            max_body_bytes=lambda: holder.current.settings.limits.max_body_bytes,
-            max_fields=lambda: holder.current.settings.limits.max_fields,
+            limits=lambda: holder.current.inbound,
+            budget=budget,
+            slots=TenantSlots(),
         )
     )
     return app
 
 
+def inbound_limits(settings: Settings) -> InboundLimits:
+    limits = settings.limits
+    return InboundLimits(
+        max_body_bytes=limits.max_body_bytes,
+        max_fields=limits.max_fields,
+        pace=BodyPace(
+            min_rate=limits.body_min_rate_bytes_s, grace_s=limits.body_grace_s, timeout_s=limits.body_timeout_s
+        ),
+        budget_wait_s=limits.body_budget_wait_s,
+        max_inflight_per_tenant=limits.max_inflight_per_tenant,
+    )
+
+
+def connection_limits(settings: Settings) -> ConnectionLimits:
+    limits = settings.limits
+    return ConnectionLimits(
+        header_timeout_s=limits.header_timeout_s,
+        keepalive_timeout_s=limits.keepalive_timeout_s,
+        max_connections=limits.max_connections,
+    )
+
+
+def legacy_runner(app: web.Application, **kwargs: Any) -> GuardedRunner:
+    """The runner of the legacy listener: the app behind the connection guard (timeouts, cap, v1 answers)."""
+    metrics = app[METRICS]
+    return GuardedRunner(app, connection_limits(app[SETTINGS]), on_event=metrics.observe_connection_event, **kwargs)
+
+
 __all__ = [
+    "BODY_BUDGET",
     "METRICS",
     "RUNTIME",
     "SESSION",
@@ -250,4 +288,5 @@ __all__ = [
     "V1Error",
     "build_runtime",
     "create_app",
+    "legacy_runner",
 ]

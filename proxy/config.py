@@ -129,7 +129,11 @@ def _endpoint(settings: Settings, problems: list[Problem]) -> V3Endpoint | None:
     up = settings.upstream
     try:
         return V3Endpoint(
-            url=up.endpoint, region=up.region, connect_timeout=up.connect_timeout, read_timeout=up.read_timeout
+            url=up.endpoint,
+            region=up.region,
+            connect_timeout=up.connect_timeout,
+            read_timeout=up.read_timeout,
+            deadline=up.deadline_s,
         )
     except ValueError as exc:
         problems.append(Problem("upstream.endpoint", "a bare https://host[:port] origin", str(exc)))

@@ -7,14 +7,25 @@ from dataclasses import dataclass
 import structlog
 from aiohttp import web
 
-from proxy.app import METRICS, RUNTIME, SESSION, build_runtime
+from proxy.app import BODY_BUDGET, METRICS, RUNTIME, SESSION, build_runtime
 from proxy.config import load_compiled
 from proxy.settings import Problem, Settings, SettingsError
 
 log = structlog.get_logger("proxy.reload")
 
 # Settings a running process cannot change: they take effect on the next start only.
-RESTART_ONLY: tuple[str, ...] = ("listen", "admin", "tls", "drain", "store.url", "upstream.pool_size", "logging")
+RESTART_ONLY: tuple[str, ...] = (
+    "listen",
+    "admin",
+    "tls",
+    "drain",
+    "store.url",
+    "upstream.pool_size",
+    "limits.header_timeout_s",
+    "limits.keepalive_timeout_s",
+    "limits.max_connections",
+    "logging",
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ def reload_config(app: web.Application, path: str) -> ReloadOutcome:
     )
     restart = _restart_needed(old.settings, settings)
     app[RUNTIME].swap(runtime)  # the holder was set before the app froze: only its content changes
+    app[BODY_BUDGET].capacity = settings.limits.body_budget_bytes
     app[METRICS].reloads.labels(result="applied").inc()
     log.info(
         "config.reloaded",

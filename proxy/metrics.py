@@ -21,6 +21,8 @@ UNKNOWN = "unknown"
 OTHER = "other"
 SIGNATURE_CODES = range(4, 15)  # v1 codes 4-14: the Authorization header was refused
 SCORE_BUCKETS = tuple(float(b) for b in range(0, 101, 5))
+# what the legacy listener cuts or refuses (proxy.v1.server, proxy.v1.routes)
+CONNECTION_EVENTS = ("client_hangup", "body_timeout", "header_timeout", "connection_cap", "bad_http", "http_error")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 _ACTION = re.compile(r"[A-Za-z]{1,64}")
 
@@ -70,6 +72,14 @@ class Metrics:
             "v1proxy_signature_failures", "refused Authorization headers, by v1 code", ("code",), registry=r
         )
         self.reloads = Counter("v1proxy_config_reloads", "configuration reloads by result", ("result",), registry=r)
+        self.connection_events = Counter(
+            "v1proxy_connection_events",
+            "connections and requests cut or refused without a handler's answer, by reason",
+            ("reason",),
+            registry=r,
+        )
+        for reason in CONNECTION_EVENTS:
+            self.connection_events.labels(reason=reason)
         self._tenants: Collection[str] = frozenset()
         self._v3_codes: Collection[str] = frozenset()
         self._children: dict[tuple[object, ...], Any] = {}  # labels() looked up once per label set
@@ -99,13 +109,22 @@ class Metrics:
             self.in_flight.dec()
             _current_op.reset(token)
 
-    def observe_request(self, *, appid: str, op: str | None, code: int | None, seconds: float) -> None:
+    def observe_request(
+        self, *, appid: str, op: str | None, code: int | None, seconds: float, cut: str | None = None
+    ) -> None:
+        """One finished request; ``cut`` ("client_hangup", "body_timeout") when it ended without a v1 code."""
         tenant = appid if appid in self._tenants else UNKNOWN
         label = op_label(op)
-        self._child(self.requests, tenant, label, code_label(code)).inc()
+        if cut is not None:
+            self.observe_connection_event(cut)
+        code_text = cut if cut in CONNECTION_EVENTS else code_label(code)
+        self._child(self.requests, tenant, label, code_text).inc()
         self._child(self.request_seconds, label).observe(seconds)
         if code is not None and code in SIGNATURE_CODES:
             self._child(self.signature_failures, str(code)).inc()
+
+    def observe_connection_event(self, reason: str) -> None:
+        self._child(self.connection_events, reason if reason in CONNECTION_EVENTS else OTHER).inc()
 
     def observe_v3(self, record: V3CallRecord) -> None:
         action = record.action if _ACTION.fullmatch(record.action) else UNKNOWN

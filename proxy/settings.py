@@ -128,6 +128,8 @@ class Upstream(_Frozen):
     token: SecretStr | None = None
     connect_timeout: float = Field(3.0, gt=0)
     read_timeout: float = Field(10.0, gt=0)
+    # total time one v3 call may take, connect to last byte (an upstream trickling bytes is cut here)
+    deadline_s: float = Field(30.0, gt=0)
     pool_size: int = Field(100, ge=1)
 
     @field_validator("endpoint")
@@ -136,6 +138,12 @@ class Upstream(_Frozen):
         if not value.startswith(("http://", "https://")):
             raise ValueError("an http:// or https:// URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _deadline(self) -> Upstream:
+        if self.deadline_s < self.connect_timeout:
+            raise ValueError(f"deadline_s ({self.deadline_s}) at least connect_timeout ({self.connect_timeout})")
+        return self
 
 
 class LegacyKeySettings(_Frozen):
@@ -166,6 +174,30 @@ class Limits(_Frozen):
     # v1 said 1.5 MB, later 6 MB
     max_body_bytes: int = Field(6 * 1024 * 1024, ge=1024)
     max_fields: int = Field(64, ge=4)
+    # the request line and headers must be complete this long after their first byte (slowloris)
+    header_timeout_s: float = Field(10.0, gt=0)
+    # a kept-alive connection with no request started is closed after this
+    keepalive_timeout_s: float = Field(15.0, gt=0)
+    # a body must keep an average of body_min_rate_bytes_s after its first body_grace_s ...
+    body_min_rate_bytes_s: int = Field(32 * 1024, ge=1)
+    body_grace_s: float = Field(5.0, ge=0)
+    # ... and arrive whole within body_timeout_s
+    body_timeout_s: float = Field(60.0, gt=0)
+    # open connections on the legacy listener; beyond: a 503 v1 answer and close
+    max_connections: int = Field(4096, ge=1)
+    # request bodies being read or served at once, by declared size; beyond: wait body_budget_wait_s, then 15
+    body_budget_bytes: int = Field(256 * 1024 * 1024, ge=1024)
+    body_budget_wait_s: float = Field(2.0, ge=0)
+    # requests of one tenant being served at once (after its signature checked out); beyond: 15
+    max_inflight_per_tenant: int = Field(64, ge=1)
+
+    @model_validator(mode="after")
+    def _budget(self) -> Limits:
+        if self.body_budget_bytes < self.max_body_bytes:
+            raise ValueError(
+                f"body_budget_bytes ({self.body_budget_bytes}) at least max_body_bytes ({self.max_body_bytes})"
+            )
+        return self
 
 
 class Faces(_Frozen):
@@ -259,7 +291,19 @@ class Settings(_Frozen):
             raise ValueError(f"each legacy secret_id belongs to one tenant; repeated: {', '.join(dupes)}")
         if self.admin.port and self.admin.port == self.listen.port:
             raise ValueError(f"admin.port different from listen.port (both {self.listen.port})")
+        self._isolation()
         return self
+
+    def _isolation(self) -> None:
+        """`isolated: false` (unprefixed v3 ids) only for a tenant alone on its v3 credentials."""
+        shared = [t for t in self.tenants if not t.isolated]
+        if shared and len(self.tenants) > 1:
+            alone, other = shared[0], next(t for t in self.tenants if t is not shared[0])
+            raise ValueError(
+                f"tenant {alone.appid} has isolated: false but shares the v3 credentials (upstream) with "
+                f"tenant {other.appid}; it could list, read, rename and delete that tenant's persons. "
+                "Set isolated: true, or give it a proxy of its own"
+            )
 
 
 def _problems(error: ValidationError) -> list[Problem]:

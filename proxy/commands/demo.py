@@ -14,7 +14,7 @@ from pathlib import Path
 from aiohttp import web
 
 from proxy import eventloop, logs
-from proxy.app import create_app
+from proxy.app import create_app, legacy_runner
 from proxy.emulator.app import EmulatorConfig, RunningEmulator, start_emulator
 from proxy.emulator.faults import FaultConfig
 from proxy.emulator.synthetic import subject_photo
@@ -81,7 +81,7 @@ async def start_stack(
         if settings_for
         else demo_settings(host=host, port=port, upstream_url=emulator.url, store_url=store_url)
     )
-    runner = web.AppRunner(create_app(settings), access_log=None)
+    runner = legacy_runner(create_app(settings))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

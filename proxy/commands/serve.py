@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import resource
 import signal
 import socket
 import sys
@@ -17,7 +18,7 @@ from aiohttp import web
 
 from proxy import eventloop, logs
 from proxy.admin.app import ADMIN_STATE, create_admin_app
-from proxy.app import create_app
+from proxy.app import create_app, legacy_runner
 from proxy.config import Compiled, compile_settings, load_compiled
 from proxy.lifecycle import reload_config
 from proxy.settings import Settings, SettingsError, config_path
@@ -59,7 +60,7 @@ async def serve(
     context = compiled.tls
     app = create_app(compiled)
     admin = create_admin_app(app, reload=lambda: reload_config(app, path))
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=settings.drain.grace_s)
+    runner = legacy_runner(app, shutdown_timeout=settings.drain.grace_s)
     admin_runner = web.AppRunner(admin, access_log=None, shutdown_timeout=1.0)
     try:
         await runner.setup()
@@ -94,6 +95,21 @@ async def serve(
         await admin_runner.cleanup()
     log.info("drain.done", pid=os.getpid())
     return 0
+
+
+FD_RESERVE = 256  # descriptors beyond the connection cap: v3 pool, store, admin, logs
+
+
+def raise_fd_limit(max_connections: int) -> None:
+    """Raise the soft RLIMIT_NOFILE toward what the connection cap needs (up to the hard limit); warn if short."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = max_connections + FD_RESERVE
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        log.warning("serve.fd_limit_low", nofile=soft, max_connections=max_connections, wanted=wanted)
 
 
 def _reserve(host: str, port: int) -> tuple[socket.socket, int]:
@@ -175,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings = compiled.settings
     logs.configure(settings.logging.format, settings.logging.level)
+    raise_fd_limit(settings.limits.max_connections)
     if args.workers > 1:
         return supervise(settings, path, args.workers)
     return eventloop.run(serve(compiled, path), loop=settings.listen.event_loop)

@@ -6,9 +6,11 @@ is ``a=<appid>&b=<bucket>&k=<SecretId>&e=<expire>&t=<now>&r=<rand>[&u=<user>]&f=
 ``e``/``t`` may carry a decimal fraction.
 
 Checks run in this order, so that only authentic signatures can learn about expiry or feed the
-replay guard: empty (4) -> decodable and well formed (5) -> appid/bucket match the request (6)
--> appid configured (10) -> SecretId known (11) -> SecretId belongs to the appid (12) -> HMAC
-(14, constant time) -> expiry and validity window (9) -> single-use replay / freshness (13).
+replay guard: empty (4) -> decodable and well formed (5) -> the signature's appid configured (10)
+-> SecretId known (11) -> SecretId belongs to that appid (12) -> HMAC (14, constant time) ->
+expiry and validity window (9) -> single-use replay / freshness (13). All of these use the header
+only (`verify_header`), so the proxy refuses them before reading a byte of the body; the body's
+appid/bucket are then matched to the signature's (6, `check_target`).
 
 A multi-use signature whose claimed lifetime (``e - t``, or ``e - now`` when ``t`` lies in the
 future) exceeds ``max_validity_s`` is refused with 9, not 5: it is well formed and authentic,
@@ -201,17 +203,11 @@ def sign(key: LegacyKey, plain: str) -> str:
     return base64.b64encode(mac + body).decode("ascii")
 
 
-def _check_target(claims: SignatureClaims, *, appid: str, bucket: str | None) -> None:
-    if claims.appid != appid:
-        raise V1Error(6, "the appid in the signature does not match the request's appid")
-    if claims.bucket is not None and bucket is not None and claims.bucket != bucket:
-        raise V1Error(6, "the bucket in the signature does not match the request's bucket")
+def _check_hmac(text: str, *, keyring: Keyring) -> tuple[SignatureClaims, bytes]:
+    """Decode a signature, match it to a configured key, check its HMAC; codes 5, 10-12, 14.
 
-
-def _check_hmac(text: str, *, appid: str, bucket: str | None, keyring: Keyring) -> tuple[SignatureClaims, bytes]:
-    """Decode a signature, match it to the request and a configured key, check its HMAC; codes 5, 6, 10-12, 14.
-
-    Returns the claims and the signature's decoded bytes (what the replay guard keys on)."""
+    Uses only the header (the appid it claims), never the body. Returns the claims and the
+    signature's decoded bytes (what the replay guard keys on)."""
     raw, digest, fields = _decode(text)
     claims = SignatureClaims(
         appid=fields["a"],
@@ -223,18 +219,60 @@ def _check_hmac(text: str, *, appid: str, bucket: str | None, keyring: Keyring) 
         user=fields.get("u") or None,
         fileid=fields.get("f", ""),
     )
-    _check_target(claims, appid=appid, bucket=bucket)
-    if not keyring.knows_appid(appid):
+    if not keyring.knows_appid(claims.appid):
         raise V1Error(10)
     key = keyring.key(claims.secret_id)
     if key is None:
         raise V1Error(11)
-    if key.appid != appid:
+    if key.appid != claims.appid:
         raise V1Error(12)
     expected = hmac.new(key.secret_key.encode("utf-8"), raw[DIGEST_SIZE:], hashlib.sha1).digest()
     if not hmac.compare_digest(expected, digest):
         raise V1Error(14)
     return claims, raw
+
+
+def verify_header(
+    authorization: str | None,
+    *,
+    keyring: Keyring,
+    replay: ReplayGuard,
+    now: float | None = None,
+    max_validity_s: float,
+    single_use_window_s: float = 300,
+    clock_skew_s: float = CLOCK_SKEW_S,
+) -> SignatureClaims:
+    """Everything the ``Authorization`` header alone proves (codes 4, 5, 9-14), before any body is read.
+
+    The appid/bucket of the body are then checked against the claims with `check_target` (6)."""
+    now = time.time() if now is None else now
+    text = (authorization or "").strip()
+    if not text:
+        raise V1Error(4)
+    claims = keyring.checked(text)
+    if claims is None:
+        claims, raw = _check_hmac(text, keyring=keyring)
+        if claims.single_use:
+            if abs(now - claims.issued) > single_use_window_s:
+                raise V1Error(13, "single-use signature is outside its replay window")
+            if not replay.remember(raw, until=claims.issued + single_use_window_s, now=now):
+                raise V1Error(13)
+            return claims
+        keyring.remember_checked(text, claims)
+    expires, issued = claims.expires, claims.issued
+    if expires < now:
+        raise V1Error(9)
+    if expires - issued > max_validity_s or expires - now > max_validity_s + clock_skew_s:
+        raise V1Error(9, "signature validity exceeds the allowed maximum")
+    return claims
+
+
+def check_target(claims: SignatureClaims, *, appid: str, bucket: str | None) -> None:
+    """The request's appid/bucket (from the body) are the ones the signature was made for; code 6."""
+    if claims.appid != appid:
+        raise V1Error(6, "the appid in the signature does not match the request's appid")
+    if claims.bucket is not None and bucket is not None and claims.bucket != bucket:
+        raise V1Error(6, "the bucket in the signature does not match the request's bucket")
 
 
 def verify(
@@ -250,25 +288,14 @@ def verify(
     clock_skew_s: float = CLOCK_SKEW_S,
 ) -> SignatureClaims:
     """Check a v1 ``Authorization`` header for a request on ``appid``/``bucket``; raise V1Error 4-14."""
-    now = time.time() if now is None else now
-    text = (authorization or "").strip()
-    if not text:
-        raise V1Error(4)
-    claims = keyring.checked(text)
-    if claims is None:
-        claims, raw = _check_hmac(text, appid=appid, bucket=bucket, keyring=keyring)
-        if claims.single_use:
-            if abs(now - claims.issued) > single_use_window_s:
-                raise V1Error(13, "single-use signature is outside its replay window")
-            if not replay.remember(raw, until=claims.issued + single_use_window_s, now=now):
-                raise V1Error(13)
-            return claims
-        keyring.remember_checked(text, claims)
-    else:
-        _check_target(claims, appid=appid, bucket=bucket)
-    expires, issued = claims.expires, claims.issued
-    if expires < now:
-        raise V1Error(9)
-    if expires - issued > max_validity_s or expires - now > max_validity_s + clock_skew_s:
-        raise V1Error(9, "signature validity exceeds the allowed maximum")
+    claims = verify_header(
+        authorization,
+        keyring=keyring,
+        replay=replay,
+        now=now,
+        max_validity_s=max_validity_s,
+        single_use_window_s=single_use_window_s,
+        clock_skew_s=clock_skew_s,
+    )
+    check_target(claims, appid=appid, bucket=bucket)
     return claims

@@ -11,12 +11,20 @@ Decisions:
 - JSON numbers become their decimal text (``123456`` -> ``"123456"``); ``null`` means absent;
   booleans and objects are refused. A string under an image name is taken as base64 (the
   SDK's other v1 image APIs send images that way in JSON).
+- Text must be keepable: a lone surrogate (JSON ``"\\ud800"``) or a NUL in any field name or text
+  value is refused here, before any handler can reach v3 (UTF-8 stores cannot hold the one,
+  C-string stores the other, and v1 accepted neither).
 - Every refusal is code 21 with a message naming the field, except a body over the limit: 23,
   decided from Content-Length before reading when declared, else while counting the stream.
+  A body that does not decode as its ``Content-Encoding`` (gzip, deflate, br) is bad input: 21.
+- A body must keep pace (`BodyPace`): after ``grace_s`` it must have averaged ``min_rate`` bytes/s
+  and be whole within ``timeout_s``; else `BodyTooSlow`. A client that hangs up mid-body raises
+  `ClientGone`: neither is an error of the proxy, and neither is answered with a v1 code.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -28,7 +36,7 @@ from types import MappingProxyType
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import ContentEncodingError, HttpProcessingError
 from aiohttp.multipart import (
     BadContentDispositionHeader,
     BadContentDispositionParam,
@@ -48,6 +56,28 @@ _INDEXED = re.compile(r"(?P<base>[^\[\]]+)\[(?P<index>\d{1,4})\]")
 # What requests (the legacy SDK), browsers and the v1 documents (a trailing ";") write; anything else goes
 # to aiohttp's full RFC 6266/2231 parser.
 _PLAIN_DISPOSITION = re.compile(r'form-data; *name="(?P<name>[^"\\%]*)"(?:; *filename="[^"\\]*")? *;?')
+# What no store keeps and v1 never accepted: NUL and UTF-16 surrogate code points (only JSON escapes make them).
+_UNKEEPABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(frozen=True, slots=True)
+class BodyPace:
+    """How slowly a body may arrive: ``min_rate`` bytes/s on average after ``grace_s``, whole in ``timeout_s``."""
+
+    min_rate: int = 32 * 1024
+    grace_s: float = 5.0
+    timeout_s: float = 60.0
+
+
+UNPACED = BodyPace(min_rate=1, grace_s=3600.0, timeout_s=3600.0)
+
+
+class BodyTooSlow(Exception):
+    """The body did not keep the configured pace (a slow or stalled upload)."""
+
+
+class ClientGone(Exception):
+    """The client closed the connection before its body arrived."""
 
 
 Blob = bytes | memoryview
@@ -80,6 +110,15 @@ def _invalid(message: str) -> V1Error:
     return V1Error(21, f"invalid parameter: {message}")
 
 
+def _keepable(name: str, value: str) -> str:
+    """``value`` when a store can keep it as text; code 21 naming the field otherwise."""
+    found = _UNKEEPABLE.search(value)
+    if found is not None:
+        what = "a NUL character" if found.group() == "\x00" else "a lone UTF-16 surrogate"
+        raise _invalid(f"field {_UNKEEPABLE.sub('?', name)!r} contains {what}")
+    return value
+
+
 def _too_large(limit: int) -> V1Error:
     return V1Error(23, f"request body too large (limit {limit} bytes)")
 
@@ -97,6 +136,7 @@ class _Builder:
         self.blob_arrays: dict[str, tuple[Blob, ...]] = {}
 
     def _claim(self, name: str) -> None:
+        _keepable(name, name)
         self.count += 1
         if self.count > self.max_fields:
             raise _invalid(f"too many fields (limit {self.max_fields})")
@@ -155,44 +195,67 @@ class _Builder:
         )
 
 
-def _declared_length(request: web.Request, max_body_bytes: int) -> None:
+def declared_length(request: web.Request, max_body_bytes: int) -> int | None:
+    """The body's Content-Length, None when not declared; 21 if not a number, 23 if over the limit."""
     raw = request.headers.get("Content-Length")
     if raw is None:
-        return
-    try:
-        length = int(raw)
-    except ValueError:
-        raise _invalid("Content-Length is not a number") from None
+        return None
+    if not raw.isdigit():
+        raise _invalid("Content-Length is not a number")
+    length = int(raw)
     if length > max_body_bytes:
         raise _too_large(max_body_bytes)
+    return length
 
 
-async def read_form(request: web.Request, *, max_body_bytes: int, max_fields: int = 64) -> V1Form:
+async def read_form(
+    request: web.Request, *, max_body_bytes: int, max_fields: int = 64, pace: BodyPace = UNPACED
+) -> V1Form:
     """Parse the body of a v1 request; V1Error 21 for bad input, 23 when over ``max_body_bytes``."""
-    _declared_length(request, max_body_bytes)
+    declared_length(request, max_body_bytes)
     content_type = request.headers.get("Content-Type", "")
     mime = content_type.split(";", 1)[0].strip().lower()
     try:
         if mime == "multipart/form-data":
-            return await _read_multipart(request, max_body_bytes, max_fields)
+            return await _read_multipart(request, max_body_bytes, max_fields, pace)
         if mime in JSON_TYPES or mime in SNIFFED_TYPES:
-            body = await _read_all(request, max_body_bytes)
+            body = await _read_all(request, max_body_bytes, pace)
             if not body.strip():
                 raise _invalid("empty body")
             if mime not in JSON_TYPES and not body.lstrip().startswith(b"{"):
                 raise _invalid(f"unsupported content type {mime or '(none)'!r}; use JSON or multipart")
             return _parse_json(body, max_fields)
+    except web.RequestPayloadError as exc:  # the body as sent does not parse (framing, Content-Encoding)
+        if isinstance(exc.__cause__, ContentEncodingError):
+            encoding = request.headers.get("Content-Encoding", "")[:32]
+            raise _invalid(f"body does not decode as its Content-Encoding {encoding!r}") from None
+        raise _invalid("malformed body (bad framing)") from None
     except (ValueError, RuntimeError, TypeError, LookupError, AssertionError, HttpProcessingError) as exc:
         # a body cut short (aiohttp) or a part that does not decode signals with these.
         raise _invalid(f"malformed body ({type(exc).__name__})") from None
     raise _invalid(f"unsupported content type {mime!r}; use application/json or multipart/form-data")
 
 
-async def _read_all(request: web.Request, max_body_bytes: int) -> bytes:
-    """The whole body as one buffer: the chunks as received (no re-slicing), joined once."""
+async def _read_all(request: web.Request, max_body_bytes: int, pace: BodyPace) -> bytes:
+    """The whole body as one buffer: the chunks as received (no re-slicing), joined once; paced."""
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_any():
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    cutoff = started + pace.timeout_s
+    content = request.content
+    while True:
+        # by then the next bytes must be here: the average since `started` must stay >= min_rate
+        due = min(cutoff, started + pace.grace_s + size / pace.min_rate)
+        try:
+            async with asyncio.timeout_at(due):
+                chunk = await content.readany()
+        except TimeoutError:
+            raise BodyTooSlow(f"{size} body bytes in {loop.time() - started:.1f} s") from None
+        except ConnectionError:
+            raise ClientGone(f"hung up after {size} body bytes") from None
+        if not chunk:
+            break
         size += len(chunk)
         if size > max_body_bytes:
             raise _too_large(max_body_bytes)
@@ -253,9 +316,9 @@ def _part_name(disposition: str | None) -> str | None:
     return content_disposition_filename(params, "name")
 
 
-async def _read_multipart(request: web.Request, max_body_bytes: int, max_fields: int) -> V1Form:
+async def _read_multipart(request: web.Request, max_body_bytes: int, max_fields: int, pace: BodyPace) -> V1Form:
     boundary = _boundary(request.headers.get("Content-Type", ""))
-    body = await _read_all(request, max_body_bytes)
+    body = await _read_all(request, max_body_bytes, pace)
     builder = _Builder(max_fields)
     for headers, content in _parts(body, boundary):
         if headers.get("content-type", "").lower().startswith("multipart/"):
@@ -285,7 +348,7 @@ def _add_part(name: str | None, content: memoryview, builder: _Builder) -> None:
         if len(content) > MAX_TEXT_FIELD_BYTES:
             raise _invalid(f"field {name!r} is too long (limit {MAX_TEXT_FIELD_BYTES} bytes)")
         try:
-            value = str(content, "utf-8")
+            value = _keepable(name, str(content, "utf-8"))
         except UnicodeDecodeError:
             raise _invalid(f"field {name!r} is not UTF-8 text") from None
     if index is not None:
@@ -314,7 +377,7 @@ def _text(name: str, value: Any, *, limit: int | None = MAX_TEXT_FIELD_BYTES) ->
     if isinstance(value, str):
         if limit is not None and len(value) > limit // 4 and len(value.encode("utf-8")) > limit:
             raise _invalid(f"field {name!r} is too long (limit {MAX_TEXT_FIELD_BYTES} bytes)")
-        return value
+        return value if limit is None else _keepable(name, value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):

@@ -1,24 +1,30 @@
 """The v1 HTTP surface: ``POST /face/{op}`` and the middleware that renders every failure as v1 JSON.
 
-Inside the route: reject an unknown op (before reading the body) -> read the form -> build the
-target (appid/bucket) -> authenticate -> build the typed request -> call the op's handler ->
-render. The typed request is built *after* authentication so that an unsigned caller learns
-nothing about field validation beyond "appid missing".
+Inside the route, everything that can be refused without the body is refused before a byte of it
+is read (and before ``100 Continue`` is sent): an unknown op (3), a declared length over the limit
+(23), the Authorization header (4, 5, 9-14: appid, key, HMAC and times are all in it). Then the
+tenant's in-flight slot (15) and a share of the global body budget (wait briefly, then 15); only
+then the body is read (paced: a stalled upload is cut), the target (appid/bucket) built and matched
+to the signature (6), the typed request built, the op's handler called, the result rendered.
+A client that hangs up mid-body is logged and counted as a hang-up, never as an internal error.
 """
 
 from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 import structlog
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.typedefs import Handler
 
-from proxy.domain.requests import Target, V1Call, V1Request
+from proxy.domain.requests import V1Call, V1Request
+from proxy.v1.admission import BodyBudget, TenantSlots
+from proxy.v1.auth import SignatureClaims, check_target
 from proxy.v1.errors import V1Error
-from proxy.v1.form import V1Form, read_form
+from proxy.v1.form import UNPACED, BodyPace, BodyTooSlow, ClientGone, V1Form, declared_length, read_form
 from proxy.v1.render import render_error, render_result
 from proxy.v1.requests import build_target, unknown_op
 from proxy.v1.results import V1Result
@@ -28,6 +34,10 @@ from proxy.v1.results import V1Result
 REQUEST_ID: web.RequestKey[str] = web.RequestKey("v1_request_id", str)
 V1_CALL: web.RequestKey[V1Call] = web.RequestKey("v1_call", V1Call)
 V1_CODE: web.RequestKey[int] = web.RequestKey("v1_code", int)
+# the appid whose signature checked out (known before the body is read)
+V1_TENANT: web.RequestKey[str] = web.RequestKey("v1_tenant", str)
+# how a request ended without a v1 answer: "client_hangup" or "body_timeout"
+V1_CUT: web.RequestKey[str] = web.RequestKey("v1_cut", str)
 
 log = structlog.get_logger("proxy.v1")
 
@@ -48,16 +58,29 @@ def new_request_id() -> str:
 
 
 class Authenticator(Protocol):
-    """Checks the Authorization header for a target; raises V1Error (4-14) when refused."""
+    """Checks the Authorization header alone (no body); the claims, or V1Error (4, 5, 9-14)."""
 
-    def __call__(self, authorization: str | None, target: Target) -> None: ...
+    def __call__(self, authorization: str | None) -> SignatureClaims: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InboundLimits:
+    """Per-request bounds of the v1 surface (read per request: a reload changes them)."""
+
+    max_body_bytes: int
+    max_fields: int = 64
+    pace: BodyPace = UNPACED
+    budget_wait_s: float = 2.0
+    max_inflight_per_tenant: int = 1 << 30
 
 
 # HTTP errors raised by the router or aiohttp itself -> the v1 error that answers them.
 HTTP_ERRORS: Mapping[int, tuple[int, str]] = {
     404: (3, "bad request: unknown path (v1 serves POST /face/<op>)"),
     405: (3, "bad request: method not allowed (v1 serves POST /face/<op>)"),
+    408: (3, "bad request: the request body did not arrive in time"),
     413: (23, "request body too large"),
+    417: (3, "bad request: unsupported Expect header (only 100-continue)"),
 }
 
 
@@ -66,30 +89,60 @@ def v1_routes(
     ops: Mapping[str, P],
     serve: Callable[[P, V1Call], Awaitable[V1Result]],
     authenticate: Callable[[], Authenticator],
-    max_body_bytes: Callable[[], int],
-    max_fields: Callable[[], int],
+    limits: Callable[[], InboundLimits],
+    budget: BodyBudget | None = None,
+    slots: TenantSlots | None = None,
 ) -> list[web.RouteDef]:
     """The v1 routes: `ops` by name, `serve` runs one parsed call of one of them.
 
-    ``authenticate``, ``max_body_bytes`` and ``max_fields`` are called per request (config reloads).
+    ``authenticate`` and ``limits`` are called per request (config reloads).
     """
     table = dict(ops)
+    budget = budget or BodyBudget(1 << 62)
+    slots = slots or TenantSlots()
 
     async def face_op(request: web.Request) -> web.StreamResponse:
         op_name = request.match_info["op"]
         op = table.get(op_name)
         if op is None:
             raise unknown_op(op_name)
-        form = await read_form(request, max_body_bytes=max_body_bytes(), max_fields=max_fields())
-        target = build_target(form)
-        authenticate()(request.headers.get("Authorization"), target)
-        call = V1Call(op=op_name, target=target, request=op.parse(form))
-        request[V1_CALL] = call
-        result = await serve(op, call)
+        bounds = limits()
+        length = declared_length(request, bounds.max_body_bytes)
+        claims = authenticate()(request.headers.get("Authorization"))
+        request[V1_TENANT] = claims.appid
+        with slots.hold(claims.appid, limit=bounds.max_inflight_per_tenant):
+            async with budget.reserve(
+                bounds.max_body_bytes if length is None else length, wait_s=bounds.budget_wait_s
+            ):
+                await _continue(request)
+                form = await read_form(
+                    request, max_body_bytes=bounds.max_body_bytes, max_fields=bounds.max_fields, pace=bounds.pace
+                )
+                target = build_target(form)
+                check_target(claims, appid=target.appid, bucket=target.bucket)
+                call = V1Call(op=op_name, target=target, request=op.parse(form))
+                request[V1_CALL] = call
+                result = await serve(op, call)
         request[V1_CODE] = 0
         return render_result(result)
 
-    return [web.post("/face/{op}", face_op)]
+    return [web.post("/face/{op}", face_op, expect_handler=_expect)]
+
+
+async def _expect(request: web.Request) -> web.StreamResponse | None:
+    """``Expect``: 100-continue is answered by the route once the body is wanted (`_continue`)."""
+    if request.headers.get("Expect", "").lower() != "100-continue":
+        code, message = HTTP_ERRORS[417]
+        response = render_error(V1Error(code, message))
+        response.set_status(417)
+        return response
+    return None
+
+
+async def _continue(request: web.Request) -> None:
+    """Send ``100 Continue`` now that the request passed every check made without its body."""
+    if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
+        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
 
 def _request_id(request: web.Request) -> str:
@@ -109,6 +162,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except V1Error as error:
         request[V1_CODE] = error.code
         return render_error(error)
+    except ClientGone as gone:
+        request[V1_CUT] = "client_hangup"
+        log.info("v1.client_hangup", request_id=request_id, path=request.path[:64], detail=str(gone))
+        return web.Response(status=499)  # nobody reads it: the connection is gone
+    except BodyTooSlow as slow:
+        request[V1_CUT] = "body_timeout"
+        log.info("v1.body_timeout", request_id=request_id, path=request.path[:64], detail=str(slow))
+        code, message = HTTP_ERRORS[408]
+        response = render_error(V1Error(code, message))
+        response.set_status(408)
+        response.force_close()
+        return response
     except web.HTTPException as exc:
         if exc.status < 400:
             raise

@@ -49,7 +49,10 @@ class BodyPayload(Payload):
 
 @dataclass(frozen=True, slots=True)
 class V3Endpoint:
-    """Where and how to reach v3: base URL (no path), region, service, API version, timeouts."""
+    """Where and how to reach v3: base URL (no path), region, service, API version, timeouts.
+
+    ``read_timeout`` bounds each wait for bytes; ``deadline`` bounds the whole call (connect, send,
+    the last byte of the reply), so an upstream that trickles a byte at a time is cut too."""
 
     url: str
     region: str
@@ -57,6 +60,7 @@ class V3Endpoint:
     version: str = "2020-03-03"
     connect_timeout: float = 3.0
     read_timeout: float = 10.0
+    deadline: float = 30.0
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -64,7 +68,7 @@ class V3Endpoint:
             raise ValueError(f"v3 endpoint must be an http(s) URL with a host, got {self.url!r}")
         if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
             raise ValueError(f"v3 endpoint must be a bare origin (https://host[:port]), got {self.url!r}")
-        if self.connect_timeout <= 0 or self.read_timeout <= 0:
+        if self.connect_timeout <= 0 or self.read_timeout <= 0 or self.deadline <= 0:
             raise ValueError("v3 endpoint timeouts must be positive")
 
     @property
@@ -118,7 +122,7 @@ class V3Client:
         self._host = endpoint.host
         self._url = URL(endpoint.url).with_path("/")
         self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=endpoint.connect_timeout, sock_read=endpoint.read_timeout
+            total=endpoint.deadline, sock_connect=endpoint.connect_timeout, sock_read=endpoint.read_timeout
         )
 
     @property

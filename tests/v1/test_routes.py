@@ -18,7 +18,7 @@ from qcloud_image.type import CIBuffer, CIBuffers, CIUrl, CIUrls
 from proxy.domain.faces import FaceAttributes
 from proxy.domain.requests import AddFace, Compare, ImageSource, NewPerson, Target, V1Call
 from proxy.handlers.ops import OPS, Op
-from proxy.v1.auth import Keyring, LegacyKey, ReplayGuard, verify
+from proxy.v1.auth import Keyring, LegacyKey, ReplayGuard, SignatureClaims, verify_header
 from proxy.v1.errors import V1Error
 from proxy.v1.results import (
     AddFaceResult,
@@ -38,7 +38,7 @@ from proxy.v1.results import (
     V1Result,
     VerifyResult,
 )
-from proxy.v1.routes import V1_CALL, V1_CODE, Authenticator, error_middleware, v1_routes
+from proxy.v1.routes import V1_CALL, V1_CODE, Authenticator, InboundLimits, error_middleware, v1_routes
 
 APPID = "1250000000"
 KEY = LegacyKey(appid=APPID, secret_id="AKIDlegacy", secret_key="legacy-secret")
@@ -86,16 +86,13 @@ class Harness:
             ops=OPS,
             serve=self.serve,
             authenticate=self.authenticator,
-            max_body_bytes=max_body_bytes,
-            max_fields=lambda: max_fields,
+            limits=lambda: InboundLimits(max_body_bytes=max_body_bytes(), max_fields=max_fields),
         )
 
     def authenticator(self) -> Authenticator:
-        def authenticate(authorization: str | None, target: Target) -> None:
-            verify(
+        def authenticate(authorization: str | None) -> SignatureClaims:
+            return verify_header(
                 authorization,
-                appid=target.appid,
-                bucket=target.bucket,
                 keyring=self.keyring,
                 replay=self.replay,
                 now=time.time(),

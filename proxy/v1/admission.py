@@ -1,0 +1,89 @@
+"""What a request must obtain before its body is read: a slot of its tenant and a share of the body budget."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import AsyncIterator, Iterator
+
+from proxy.v1.errors import V1Error
+
+
+class BodyBudget:
+    """The bytes of request bodies being read or served at once, by declared size (FIFO waiters).
+
+    A request that does not fit waits up to ``wait_s`` for others to finish, then gets code 15.
+    A reservation is held for the whole request: its body (and what is made from it) lives that long.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.used = 0
+        self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
+
+    @contextlib.asynccontextmanager
+    async def reserve(self, size: int, *, wait_s: float) -> AsyncIterator[None]:
+        size = min(size, self.capacity)
+        await self._acquire(size, wait_s)
+        try:
+            yield
+        finally:
+            self.used -= size
+            self._wake()
+
+    async def _acquire(self, size: int, wait_s: float) -> None:
+        if not self._waiters and self.used + size <= self.capacity:
+            self.used += size
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((size, future))
+        try:
+            async with asyncio.timeout(wait_s):
+                await future  # _wake counts `size` as used when it grants
+        except BaseException as exc:  # timed out, or the request was cancelled while waiting
+            if future.done() and not future.cancelled():
+                self.used -= size  # granted just as the wait ended: give it back
+            else:
+                future.cancel()  # _wake drops it from the queue
+            self._wake()
+            if isinstance(exc, TimeoutError):
+                raise V1Error(15, "too many request bodies in flight; retry shortly") from None
+            raise
+
+    def _wake(self) -> None:
+        while self._waiters:
+            size, future = self._waiters[0]
+            if future.done():  # timed out or cancelled, still queued
+                self._waiters.popleft()
+                continue
+            if self.used + size > self.capacity:
+                return
+            self._waiters.popleft()
+            self.used += size
+            future.set_result(None)
+
+
+class TenantSlots:
+    """At most ``limit`` requests of one tenant served at once; one more gets code 15 at once."""
+
+    def __init__(self) -> None:
+        self._busy: dict[str, int] = {}
+
+    def busy(self, tenant: str) -> int:
+        return self._busy.get(tenant, 0)
+
+    @contextlib.contextmanager
+    def hold(self, tenant: str, *, limit: int) -> Iterator[None]:
+        busy = self._busy.get(tenant, 0)
+        if busy >= limit:
+            raise V1Error(15, f"too many requests of this appid in flight (limit {limit})")
+        self._busy[tenant] = busy + 1
+        try:
+            yield
+        finally:
+            left = self._busy[tenant] - 1
+            if left:
+                self._busy[tenant] = left
+            else:
+                del self._busy[tenant]
