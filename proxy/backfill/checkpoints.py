@@ -27,6 +27,16 @@ class Checkpoint:
         return self.state == "pending" or (self.state == "failed" and self.code != PERSON_EXISTED)
 
 
+@dataclass(frozen=True, slots=True)
+class Item:
+    """Whose item a checkpoint is: the tenant's store namespace, the op, the v1 person id, the manifest line."""
+
+    namespace: str
+    op: str
+    person_id: str
+    line: int
+
+
 class Checkpoints(Protocol):
     """Where checkpoints are kept: durably, so that a SIGKILL loses nothing recorded."""
 
@@ -34,7 +44,7 @@ class Checkpoints(Protocol):
         """The recorded checkpoints among these item keys (items never started are absent)."""
         ...
 
-    async def put(self, checkpoint: Checkpoint) -> None:
+    async def put(self, checkpoint: Checkpoint, item: Item) -> None:
         """Record it durably (committed before returning)."""
         ...
 
@@ -48,7 +58,7 @@ class MemoryCheckpoints:
     async def get(self, keys: Sequence[str]) -> Mapping[str, Checkpoint]:
         return {k: self.entries[k] for k in keys if k in self.entries}
 
-    async def put(self, checkpoint: Checkpoint) -> None:
+    async def put(self, checkpoint: Checkpoint, item: Item) -> None:
         self.entries[checkpoint.key] = checkpoint
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from proxy.backfill.checkpoints import Checkpoint, Checkpoints, State
+from proxy.backfill.checkpoints import Checkpoint, Checkpoints, Item, State
 from proxy.backfill.index import Person
 from proxy.backfill.live import LiveOps
 from proxy.backfill.manifest import ManifestRow
@@ -87,17 +87,23 @@ class Enroller:
                 adopted = await self._reconcile(row, op, known)
                 if adopted is not None:
                     return await self._record(adopted)
-            await self.checkpoints.put(Checkpoint(row.item_key, "pending"))
+            await self.checkpoints.put(Checkpoint(row.item_key, "pending"), self._item_of(row, op))
             return await self._record(await self._run(row, op))
         except V1Error as exc:  # from reconciling (a read or clean-up the live path refused)
             return await self._record(Outcome(row, op, "failed", "", exc.code, exc.message, exc.session_id or ""))
 
     async def _record(self, outcome: Outcome) -> Outcome:
         state: State = "failed" if outcome.status == "failed" else "applied"
+        row = outcome.row
         await self.checkpoints.put(
-            Checkpoint(outcome.row.item_key, state, outcome.face_id, outcome.code, outcome.message, outcome.request_id)
+            Checkpoint(row.item_key, state, outcome.face_id, outcome.code, outcome.message, outcome.request_id),
+            self._item_of(row, outcome.op),
         )
         return outcome
+
+    def _item_of(self, row: ManifestRow, op: str) -> Item:
+        namespace = self.ops.services.scope(_target(row)).store_key
+        return Item(namespace=namespace, op=op, person_id=row.person_id, line=row.line)
 
     async def _run(self, row: ManifestRow, op: str) -> Outcome:
         try:

@@ -23,7 +23,7 @@ from typing import Any
 
 from proxy.emulator.synthetic import photo_of_size
 from proxy.v3 import signer
-from tests.bench import report
+from tests.bench import backfill, report
 from tests.bench.harness import (
     CLIENT_CORE,
     HAS_TASKSET,
@@ -67,7 +67,7 @@ from tests.bench.workloads import (
 from tests.bench.wrk import machine_busy_seconds, run_wrk, write_script, wrk_binary
 
 PATHS = ("direct", "nginx", "floor", "proxy")
-PHASES = ("saturation", "latency50", "rss", "workers", "profile")
+PHASES = ("saturation", "latency50", "rss", "workers", "profile", "backfill")
 RESULTS = REPO / "tests" / "bench" / "results"
 
 
@@ -552,6 +552,9 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="only this phase (repeatable; default all): " + ", ".join(PHASES),
     )
+    parser.add_argument(
+        "--backfill-faces", type=int, help="faces in the backfill phase (default 10000, --quick 1000)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs, bodies)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.md / latest.json go")
     args = parser.parse_args(argv)
@@ -602,6 +605,12 @@ def main(argv: list[str] | None = None) -> int:
         if "profile" in phases:
             print("phase 5: py-spy profile of the proxy, compare 2 × 1 MB", flush=True)
             bench.profile_phase()
+        if "backfill" in phases:
+            faces = args.backfill_faces or (1_000 if args.quick else 10_000)
+            print(f"phase 6: backfill of {faces} faces at --qps 50, SIGKILL + resume; dry-run peak RSS", flush=True)
+            bench.results["backfill"] = backfill.backfill_phase(
+                workdir.path, faces=faces, v3_call=v3_call, v3_id=V3_ID, v3_key=V3_KEY, notes=bench.notes
+            )
     finally:
         static.stop()
         if not args.keep:

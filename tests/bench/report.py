@@ -6,6 +6,8 @@ import math
 from collections import Counter
 from typing import Any
 
+from tests.bench import backfill
+
 CPU_TARGET = 1.5  # proxy CPU per request <= 1.5 x floor
 ADDED_P50_MS = {"compare_url": 1.0, "compare_2x1m": 6.0}
 WORKERS_TARGET = 1.7
@@ -151,6 +153,8 @@ def targets(results: dict[str, Any]) -> list[str]:
     workers = results.get("workers")
     if workers:
         out.append(workers_line(workers))
+    if results.get("backfill"):
+        out += backfill.target_lines(results["backfill"])
     return out
 
 
