@@ -21,12 +21,13 @@ from proxy.domain.requests import V1Call
 from proxy.domain.results import V1Result
 from proxy.handlers.context import PersonLocks, Services
 from proxy.handlers.ops import OPS, Op, run_op
+from proxy.limits.backends import Limits, open_limits
 from proxy.metrics import Metrics, observed
 from proxy.settings import Settings
 from proxy.store import open_store
 from proxy.store.base import FaceStore
 from proxy.v1.admission import BodyBudget, TenantSlots
-from proxy.v1.auth import Keyring, ReplayGuard, SignatureClaims, verify_header
+from proxy.v1.auth import Keyring, SignatureClaims, check_single_use, verify_header
 from proxy.v1.errors import V1Error
 from proxy.v1.form import BodyPace
 from proxy.v1.routes import (
@@ -54,6 +55,7 @@ class Runtime:
 
     compiled: Compiled
     services: Services
+    limits: Limits  # the process's replay guard and upstream quota: kept across reloads
     inbound: InboundLimits
 
     @property
@@ -90,7 +92,7 @@ class RuntimeHolder:
 SETTINGS = web.AppKey("settings", Settings)
 STARTUP = web.AppKey("startup_config", Compiled)
 RUNTIME = web.AppKey("runtime", RuntimeHolder)
-REPLAY = web.AppKey("replay", ReplayGuard)
+PROCESS_SHARE = web.AppKey("process_share", float)  # this process's part of the quota when pacing alone
 BODY_BUDGET = web.AppKey("body_budget", BodyBudget)
 METRICS = web.AppKey("metrics", Metrics)
 SESSION = web.AppKey("v3_session", aiohttp.ClientSession)
@@ -103,15 +105,18 @@ def _authenticator(app: web.Application) -> Authenticator:
     runtime = app[RUNTIME].current
     auth = runtime.settings.auth
 
-    def authenticate(authorization: str | None) -> SignatureClaims:
-        return verify_header(
+    async def authenticate(authorization: str | None) -> SignatureClaims:
+        now = time.time()
+        claims = verify_header(
             authorization,
             keyring=runtime.keyring,
-            replay=app[REPLAY],
-            now=time.time(),
+            now=now,
             max_validity_s=auth.max_signature_validity_s,
             single_use_window_s=auth.single_use_window_s,
         )
+        if claims.single_use:
+            await check_single_use(claims, runtime.limits.replay, window_s=auth.single_use_window_s, now=now)
+        return claims
 
     return authenticate
 
@@ -184,16 +189,32 @@ def build_runtime(
     store: FaceStore,
     metrics: Metrics,
     previous: Runtime | None = None,
+    limits: Limits | None = None,
 ) -> Runtime:
-    """The runtime of a compiled configuration on an open session and store (cannot fail: compiling did)."""
+    """The runtime of a compiled configuration on an open session and store (cannot fail: compiling did).
+
+    `limits` (replay guard, upstream quota) live as long as the process: a reload keeps the previous
+    runtime's and only gives the quota its new budgets."""
     settings = compiled.settings
+    if limits is None:
+        if previous is None:
+            raise ValueError("build_runtime needs the process's limits (or a previous runtime)")
+        limits = previous.limits
+    limits.quota.configure(compiled.quota)
 
     def on_call(record: V3CallRecord) -> None:
         logs.record_v3_call(record)
         metrics.observe_v3(record)
 
     services = Services(
-        v3=V3Client(compiled.endpoint, static_credentials(compiled.credential), session, on_call=on_call),
+        v3=V3Client(
+            compiled.endpoint,
+            static_credentials(compiled.credential),
+            session,
+            on_call=on_call,
+            quota=limits.quota,
+            quota_wait_s=settings.limits.quota_wait_ms / 1000,
+        ),
         store=store,
         errors=compiled.errors,
         calibration=observed(compiled.calibration, metrics.observe_score),
@@ -203,7 +224,7 @@ def build_runtime(
         locks=previous.services.locks if previous is not None else PersonLocks(),
     )
     metrics.bound(tenants=[t.appid for t in settings.tenants], v3_codes=compiled.errors.codes())
-    return Runtime(compiled=compiled, services=services, inbound=inbound_limits(settings))
+    return Runtime(compiled=compiled, services=services, inbound=inbound_limits(settings), limits=limits)
 
 
 async def _services(app: web.Application) -> AsyncIterator[None]:
@@ -214,13 +235,23 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         opened.push_async_callback(session.close)
         store = await open_store(compiled.settings.store.url)
         opened.push_async_callback(store.close)
+        limits = open_limits(
+            compiled.redis,
+            compiled.quota,
+            share=app[PROCESS_SHARE],
+            replay_capacity_per_tenant=compiled.settings.limits.replay_capacity_per_tenant,
+        )
+        opened.push_async_callback(limits.close)
         app[SESSION] = session
-        app[RUNTIME].swap(build_runtime(compiled, session=session, store=store, metrics=app[METRICS]))
+        app[RUNTIME].swap(build_runtime(compiled, session=session, store=store, metrics=app[METRICS], limits=limits))
         yield
 
 
-def create_app(config: Settings | Compiled) -> web.Application:
-    """The proxy app; `config` compiled first when given as Settings (SettingsError: every problem, nothing opened)."""
+def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> web.Application:
+    """The proxy app; `config` compiled first when given as Settings (SettingsError: every problem, nothing opened).
+
+    `process_share`: this process's part of the upstream quota when it paces itself (no Redis, or
+    Redis down): 1/N for each of `serve --workers N`."""
     compiled = config if isinstance(config, Compiled) else compile_settings(config)
     settings = compiled.settings
     app = web.Application(
@@ -230,7 +261,7 @@ def create_app(config: Settings | Compiled) -> web.Application:
     )
     app[SETTINGS] = settings
     app[STARTUP] = compiled
-    app[REPLAY] = ReplayGuard()
+    app[PROCESS_SHARE] = process_share
     app[METRICS] = Metrics()
     app[BODY_BUDGET] = budget = BodyBudget(settings.limits.body_budget_bytes)
     app.cleanup_ctx.append(_services)

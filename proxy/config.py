@@ -15,6 +15,9 @@ from importlib import resources
 from types import MappingProxyType
 
 from proxy.handlers.context import TenantPolicy
+from proxy.limits.groups import GROUP_ACTIONS
+from proxy.limits.quota import QuotaPlan
+from proxy.limits.redis_backend import RedisConfig
 from proxy.settings import Limits, Problem, Settings, SettingsError, Tls, load_settings
 from proxy.translate.errors import ErrorMap, ErrorMapError
 from proxy.translate.scores import Calibration, calibration_from_config
@@ -44,6 +47,8 @@ class Compiled:
     endpoint: V3Endpoint
     credential: Credential
     tls: ssl.SSLContext | None
+    quota: QuotaPlan  # the upstream quota's budgets by v3 interface group
+    redis: RedisConfig | None  # where the fleet's shared limits live; None: in this process
 
     @property
     def limits(self) -> Limits:
@@ -58,6 +63,7 @@ def compile_settings(settings: Settings) -> Compiled:
     keyring = _keyring(settings, problems)
     endpoint = _endpoint(settings, problems)
     tls = _tls(settings.tls, problems) if settings.tls else None
+    quota = _quota(settings, problems)
     if problems or errors is None or calibration is None or keyring is None or endpoint is None:
         raise SettingsError(problems)
     up = settings.upstream
@@ -74,6 +80,30 @@ def compile_settings(settings: Settings) -> Compiled:
             token=up.token.get_secret_value() if up.token else None,
         ),
         tls=tls,
+        quota=quota,
+        redis=_redis(settings),
+    )
+
+
+def _quota(settings: Settings, problems: list[Problem]) -> QuotaPlan:
+    limits = settings.limits
+    unknown = sorted(set(limits.quota_groups) - set(GROUP_ACTIONS))
+    if unknown:
+        known = ", ".join(sorted(GROUP_ACTIONS))
+        problems.append(Problem("limits.quota_groups", f"interface groups among {known}", ", ".join(unknown)))
+    return QuotaPlan(default_qps=limits.quota_qps, burst=limits.quota_burst, groups=dict(limits.quota_groups))
+
+
+def _redis(settings: Settings) -> RedisConfig | None:
+    redis = settings.redis
+    if redis is None:
+        return None
+    return RedisConfig(
+        url=redis.url,
+        password=redis.password.get_secret_value() if redis.password else None,
+        key_prefix=redis.key_prefix,
+        timeout_s=redis.timeout_ms / 1000,
+        cooldown_s=redis.cooldown_ms / 1000,
     )
 
 

@@ -20,6 +20,7 @@ RESTART_ONLY: tuple[str, ...] = (
     "tls",
     "drain",
     "store.url",
+    "redis",
     "upstream.pool_size",
     "limits.header_timeout_s",
     "limits.keepalive_timeout_s",

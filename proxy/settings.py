@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,8 @@ def _resolve_all_secrets(data: Mapping[str, Any], problems: list[Problem]) -> di
                 ]
             resolved.append(tenant)
         out["tenants"] = resolved
+    if data.get("redis") is not None:
+        out["redis"] = _resolve_secrets(data.get("redis"), "redis", ("password",), (), problems)
     return out
 
 
@@ -191,6 +194,16 @@ class Limits(_Frozen):
     # requests of one tenant being served at once (after its signature checked out); beyond: 15
     max_inflight_per_tenant: int = Field(64, ge=1)
 
+    # the upstream quota, per v3 interface group (proxy/limits/groups.py): calls per second for every
+    # group (Tencent's default 50; 0: no quota), per-group overrides, and how many calls may go at once
+    quota_qps: float = Field(50.0, ge=0)
+    quota_groups: dict[str, float] = Field(default_factory=dict)
+    quota_burst: int = Field(1, ge=1)
+    # how long a v3 call may wait for a slot (and retry a v3 RequestLimitExceeded) before the app gets 15
+    quota_wait_ms: int = Field(2000, ge=0)
+    # without redis: live single-use signatures this process remembers per tenant (past it: 15)
+    replay_capacity_per_tenant: int = Field(100_000, ge=1)
+
     @model_validator(mode="after")
     def _budget(self) -> Limits:
         if self.body_budget_bytes < self.max_body_bytes:
@@ -198,6 +211,34 @@ class Limits(_Frozen):
                 f"body_budget_bytes ({self.body_budget_bytes}) at least max_body_bytes ({self.max_body_bytes})"
             )
         return self
+
+    @field_validator("quota_groups")
+    @classmethod
+    def _groups(cls, value: dict[str, float]) -> dict[str, float]:
+        negative = sorted(name for name, qps in value.items() if qps < 0)
+        if negative:
+            raise ValueError(f"a rate >= 0 for every group; negative: {', '.join(negative)}")
+        return value  # the group names are checked when compiling (proxy.config)
+
+
+class Redis(_Frozen):
+    # optional: the replay guard and the upstream quota shared by every worker and replica
+    url: str
+    password: SecretStr | None = None
+    key_prefix: str = Field("v1proxy:", min_length=1)
+    # per Redis command; after a failure Redis is left alone for cooldown_ms (the quota paces this
+    # process alone meanwhile; single-use signatures are refused with 108)
+    timeout_ms: int = Field(500, ge=10)
+    cooldown_ms: int = Field(1000, ge=0)
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("a redis://HOST:PORT/DB, rediss:// or unix:// URL")
+        if "@" in value.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError("a URL without credentials (give password, password_env or password_file)")
+        return value
 
 
 class Faces(_Frozen):
@@ -272,6 +313,7 @@ class Settings(_Frozen):
     tenants: tuple[Tenant, ...] = Field(min_length=1)
     auth: Auth = Auth()
     limits: Limits = Limits()
+    redis: Redis | None = None
     store: Store = Store()
     faces: Faces = Faces()
     scores: Scores = Scores()
@@ -321,10 +363,15 @@ def _problems(error: ValidationError) -> list[Problem]:
     return problems
 
 
+_URL_CREDENTIALS = re.compile(r"(://)[^/@]*@")
+
+
 def _show(value: Any) -> str:
     if isinstance(value, Mapping):
         # never echo secrets back: show keys only
         return "{" + ", ".join(str(k) for k in value) + "}"
+    if isinstance(value, str):
+        value = _URL_CREDENTIALS.sub(r"\1***@", value)  # a password given inside a URL
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

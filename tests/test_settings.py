@@ -89,3 +89,49 @@ def test_check_config_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     )
     assert main(["check-config", str(good)]) == 0
     assert "OK (1 tenant(s)" in capsys.readouterr().out
+
+
+def test_quota_and_redis_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDIS_PW", "redis-secret")
+    settings = parse_settings(
+        minimal(
+            limits={"quota_qps": 40, "quota_groups": {"search": 10}, "quota_wait_ms": 500},
+            redis={"url": "redis://cache:6379/2", "password_env": "REDIS_PW"},
+        )
+    )
+    assert settings.limits.quota_groups == {"search": 10}
+    assert settings.redis is not None and settings.redis.password is not None
+    assert settings.redis.password.get_secret_value() == "redis-secret"
+    assert "redis-secret" not in repr(settings)
+    assert parse_settings(minimal()).redis is None
+
+
+@pytest.mark.parametrize(
+    ("section", "path", "expected"),
+    [
+        ({"limits": {"quota_groups": {"search": -1}}}, "limits.quota_groups", "a rate >= 0"),
+        ({"limits": {"quota_wait_ms": -1}}, "limits.quota_wait_ms", "greater than or equal to 0"),
+        ({"redis": {"url": "http://cache:6379"}}, "redis.url", "a redis://"),
+        ({"redis": {"url": "redis://:pw@cache:6379/0"}}, "redis.url", "without credentials"),
+        ({"redis": {"url": "redis://cache", "password_env": "V1PROXY_UNSET_X"}}, "redis.password_env", "to be set"),
+    ],
+)
+def test_quota_and_redis_problems(section: dict[str, object], path: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(minimal(**section))
+    problems = {p.path: p for p in caught.value.problems}
+    assert path in problems, problems
+    assert expected in problems[path].expected
+    assert "pw@" not in str(caught.value)
+
+
+def test_unknown_quota_group_is_named_when_compiling() -> None:
+    from proxy.config import compile_settings
+
+    with pytest.raises(SettingsError) as caught:
+        compile_settings(parse_settings(minimal(limits={"quota_groups": {"faces": 10, "search": 5}})))
+    problems = {p.path: p for p in caught.value.problems}
+    assert problems["limits.quota_groups"].got == "faces"
+    assert "interface groups among" in problems["limits.quota_groups"].expected
+    compiled = compile_settings(parse_settings(minimal(limits={"quota_groups": {"search": 5}})))
+    assert compiled.quota.rate("search").qps == 5 and compiled.redis is None

@@ -28,6 +28,8 @@ from proxy.backfill.tally import Tally
 from proxy.backfill.validate import Rules, check_row
 from proxy.backfill.verify import verify_sample
 from proxy.config import Compiled, load_compiled
+from proxy.limits.backends import Limits, open_limits
+from proxy.limits.quota import Priority
 from proxy.metrics import Metrics
 from proxy.settings import SettingsError
 from proxy.store import open_store
@@ -40,6 +42,7 @@ DEFAULT_QPS = 25.0  # half of v3's 50/s per interface group: the other half stay
 DEFAULT_CONCURRENCY = 8
 EXIT_FAILED = 1  # some item failed (see the report)
 EXIT_INVALID = 2  # the manifest (or the command line, or the config) is not usable
+BACKGROUND_PATIENCE_S = 300.0  # a backfill call waits this long for a slot serving traffic leaves free
 SHOWN_PROBLEMS = 200  # problems printed to the terminal; all of them go to the report
 
 
@@ -110,9 +113,15 @@ async def _backfill(args: argparse.Namespace, compiled: Compiled) -> int:
     report: Report | None = None
     session = make_session(limit=max(args.concurrency * 2, 4))
     store: FaceStore | None = None
+    limits: Limits | None = None
     try:
         store = await open_store("sqlite://:memory:" if args.dry_run else settings.store.url)
-        runtime = build_runtime(compiled, session=session, store=store, metrics=Metrics())
+        # the fleet's upstream quota (shared through Redis when configured), at background priority:
+        # only slots serving traffic leaves free, waiting as long as it takes
+        limits = open_limits(
+            compiled.redis, compiled.quota, priority=Priority.BACKGROUND, patience_s=BACKGROUND_PATIENCE_S
+        )
+        runtime = build_runtime(compiled, session=session, store=store, metrics=Metrics(), limits=limits)
         services = runtime.services
         rules = Rules(
             tenants=frozenset(t.appid for t in settings.tenants),
@@ -187,6 +196,8 @@ async def _backfill(args: argparse.Namespace, compiled: Compiled) -> int:
         await session.close()
         if store is not None:
             await store.close()
+        if limits is not None:
+            await limits.close()
 
 
 def _index_manifest(args: argparse.Namespace, rules: Rules, index: ManifestIndex, report: Report) -> int:

@@ -70,12 +70,25 @@ class Decision:
     outcome: Outcome
 
 
+MAX_ADMISSIONS = 100_000
+
+
 class FaultInjector:
-    """Decides, per request, the delay and outcome; deterministic for a given seed and call order."""
+    """Decides, per request, the delay and outcome; deterministic for a given seed and call order.
+
+    While a QPS limit is set it also keeps when each request was let through (`admitted_at`,
+    monotonic seconds, the latest MAX_ADMISSIONS) and how many it throttled: what
+    `GET /_emulator/stats` reports, so a test measures the admitted rate where v3 would."""
 
     def __init__(self, config: FaultConfig | None = None, clock: Any = time.monotonic) -> None:
         self._clock = clock
+        self.admitted_at: deque[float] = deque(maxlen=MAX_ADMISSIONS)
+        self.throttled = 0
         self.configure(config or FaultConfig())
+
+    def reset_stats(self) -> None:
+        self.admitted_at.clear()
+        self.throttled = 0
 
     @property
     def config(self) -> FaultConfig:
@@ -106,6 +119,7 @@ class FaultInjector:
             delay_ms += self._rng.uniform(0.0, config.jitter_ms)
         delay_s = delay_ms / 1000.0
         if config.qps_limit and self._over_limit(config.qps_limit):
+            self.throttled += 1
             return Decision(delay_s, Outcome.RATE_LIMITED)
         draw = self._rng.random()
         for rate, outcome in (
@@ -128,6 +142,7 @@ class FaultInjector:
         if len(recent) >= qps:
             return True
         recent.append(now)
+        self.admitted_at.append(now)
         return False
 
 

@@ -115,6 +115,17 @@ async def set_faults(request: web.Request) -> web.Response:
     return _json(config.to_json())
 
 
+async def get_stats(request: web.Request) -> web.Response:
+    """Under a QPS limit: requests admitted (with their monotonic times) and throttled since the last reset."""
+    faults = request.app[EMULATOR].faults
+    return _json({"admitted_at": list(faults.admitted_at), "throttled": faults.throttled})
+
+
+async def reset_stats(request: web.Request) -> web.Response:
+    request.app[EMULATOR].faults.reset_stats()
+    return _json({"reset": True})
+
+
 async def reset(request: web.Request) -> web.Response:
     request.app[EMULATOR].reset()
     return _json({"reset": True})
@@ -131,4 +142,6 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/_emulator/faults", get_faults)
     app.router.add_post("/_emulator/faults", set_faults)
     app.router.add_post("/_emulator/reset", reset)
+    app.router.add_get("/_emulator/stats", get_stats)
+    app.router.add_delete("/_emulator/stats", reset_stats)
     app.router.add_get("/_emulator/health", health)

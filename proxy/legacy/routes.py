@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -49,15 +50,18 @@ async def face_op(request: web.Request) -> web.StreamResponse:
         fields = Fields(form)
         appid = fields.required("appid")
         bucket = fields.scalar("bucket") or None
-        auth.verify(
+        now = time.time()
+        claims = auth.verify(
             request.headers.get("Authorization"),
             appid=appid,
             bucket=bucket,
             keyring=legacy.keyring,
-            replay=legacy.replay,
+            now=now,
             max_validity_s=MAX_SIGNATURE_VALIDITY_S,
             single_use_window_s=SINGLE_USE_WINDOW_S,
         )
+        if claims.single_use:
+            await auth.check_single_use(claims, legacy.replay, window_s=SINGLE_USE_WINDOW_S, now=now)
         if host is Host.SERVICE and bucket is None:
             raise errors.param_empty("bucket")
         ctx = OpContext(legacy=legacy, account=legacy.state.account(appid), session_id=session_id)

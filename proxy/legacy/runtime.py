@@ -9,7 +9,8 @@ import aiohttp
 
 from proxy.emulator.facemodel import FaceModel
 from proxy.legacy.models import LegacyState
-from proxy.v1.auth import Keyring, LegacyKey, ReplayGuard
+from proxy.limits.replay import LocalReplayGuard
+from proxy.v1.auth import Keyring, LegacyKey
 
 MAX_BODY_BYTES = 1536 * 1024  # 002_: "每个请求的包体大小限制为1.5MB"
 MAX_SIGNATURE_VALIDITY_S = 90 * 24 * 3600  # a multi-use signature may claim at most three months
@@ -53,7 +54,7 @@ class Legacy:
         self.model = model or FaceModel()
         self.state = LegacyState(self.model, seed=config.seed)
         self.keyring = config.keyring()
-        self.replay = ReplayGuard()
+        self.replay = LocalReplayGuard()
         self.latency_s = config.latency_ms / 1000.0
         self._session: aiohttp.ClientSession | None = None
 

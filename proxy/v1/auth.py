@@ -8,9 +8,15 @@ is ``a=<appid>&b=<bucket>&k=<SecretId>&e=<expire>&t=<now>&r=<rand>[&u=<user>]&f=
 Checks run in this order, so that only authentic signatures can learn about expiry or feed the
 replay guard: empty (4) -> decodable and well formed (5) -> the signature's appid configured (10)
 -> SecretId known (11) -> SecretId belongs to that appid (12) -> HMAC (14, constant time) ->
-expiry and validity window (9) -> single-use replay / freshness (13). All of these use the header
-only (`verify_header`), so the proxy refuses them before reading a byte of the body; the body's
-appid/bucket are then matched to the signature's (6, `check_target`).
+expiry and validity window (9) -> single-use freshness (13). All of these use the header
+only (`verify_header`), so the proxy refuses them before reading a byte of the body. A single-use
+signature then goes to the replay guard, `check_single_use` (proxy.limits.replay: in this process,
+or in Redis for the fleet): seen before -> 13; this tenant's in-process table full -> 15; the
+shared store unreachable -> 108 "authentication service unavailable" (fail closed: a single-use
+signature that cannot be checked is refused rather than risk a replay; 108, not 13, because the
+signature is fine and a retry later succeeds, and not 15, which tells an app to slow down when
+nothing it does causes this). The body's appid/bucket are then matched to the signature's (6,
+`check_target`).
 
 A multi-use signature whose claimed lifetime (``e - t``, or ``e - now`` when ``t`` lies in the
 future) exceeds ``max_validity_s`` is refused with 9, not 5: it is well formed and authentic,
@@ -26,12 +32,12 @@ import hashlib
 import hmac
 import math
 import re
-import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from proxy.limits.replay import ReplayGuard, ReplayGuardFull, ReplayStoreUnavailable
 from proxy.v1.errors import V1Error
 
 DIGEST_SIZE = 20  # SHA-1
@@ -109,48 +115,11 @@ class SignatureClaims:
     rand: str
     user: str | None
     fileid: str
+    raw: bytes = field(default=b"", repr=False, compare=False)  # a single-use signature's bytes (replay key)
 
     @property
     def single_use(self) -> bool:
         return self.expires == 0
-
-
-class ReplayGuard:
-    """Remembers single-use signatures (by SHA-256 digest) until their replay window closes.
-
-    Memory is bounded by ``max_entries``; when full of still-live entries it fails closed with
-    code 15 rather than forgetting one (which would let that signature be replayed). Entries are
-    only added after the HMAC checked out, so only a key holder can fill it. The check-and-add is
-    a single critical section (no await inside; a lock for threads too).
-    """
-
-    def __init__(self, *, max_entries: int = 100_000) -> None:
-        if max_entries < 1:
-            raise ValueError("max_entries must be positive")
-        self._max_entries = max_entries
-        self._until: dict[bytes, float] = {}  # digest -> forget after (insertion ordered)
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._until)
-
-    def remember(self, signature: bytes, *, until: float, now: float) -> bool:
-        """Record a single-use signature; False when it was already seen (a replay)."""
-        digest = hashlib.sha256(signature).digest()
-        with self._lock:
-            seen = self._until.get(digest)
-            if seen is not None and seen >= now:
-                return False
-            if len(self._until) >= self._max_entries:
-                self._sweep(now)
-                if len(self._until) >= self._max_entries:
-                    raise V1Error(15, "too many single-use signatures in the replay window")
-            self._until[digest] = until
-            return True
-
-    def _sweep(self, now: float) -> None:
-        for digest in [d for d, until in self._until.items() if until < now]:
-            del self._until[digest]
 
 
 def _malformed(why: str) -> V1Error:
@@ -209,15 +178,17 @@ def _check_hmac(text: str, *, keyring: Keyring) -> tuple[SignatureClaims, bytes]
     Uses only the header (the appid it claims), never the body. Returns the claims and the
     signature's decoded bytes (what the replay guard keys on)."""
     raw, digest, fields = _decode(text)
+    expires = _number(fields, "e")
     claims = SignatureClaims(
         appid=fields["a"],
         bucket=fields.get("b") or None,
         secret_id=fields["k"],
-        expires=_number(fields, "e"),
+        expires=expires,
         issued=_number(fields, "t"),
         rand=fields["r"],
         user=fields.get("u") or None,
         fileid=fields.get("f", ""),
+        raw=raw if expires == 0 else b"",
     )
     if not keyring.knows_appid(claims.appid):
         raise V1Error(10)
@@ -236,7 +207,6 @@ def verify_header(
     authorization: str | None,
     *,
     keyring: Keyring,
-    replay: ReplayGuard,
     now: float | None = None,
     max_validity_s: float,
     single_use_window_s: float = 300,
@@ -244,19 +214,18 @@ def verify_header(
 ) -> SignatureClaims:
     """Everything the ``Authorization`` header alone proves (codes 4, 5, 9-14), before any body is read.
 
-    The appid/bucket of the body are then checked against the claims with `check_target` (6)."""
+    A single-use signature must then pass `check_single_use` (the replay guard); the appid/bucket of
+    the body are checked against the claims with `check_target` (6)."""
     now = time.time() if now is None else now
     text = (authorization or "").strip()
     if not text:
         raise V1Error(4)
     claims = keyring.checked(text)
     if claims is None:
-        claims, raw = _check_hmac(text, keyring=keyring)
+        claims, _raw = _check_hmac(text, keyring=keyring)
         if claims.single_use:
             if abs(now - claims.issued) > single_use_window_s:
                 raise V1Error(13, "single-use signature is outside its replay window")
-            if not replay.remember(raw, until=claims.issued + single_use_window_s, now=now):
-                raise V1Error(13)
             return claims
         keyring.remember_checked(text, claims)
     expires, issued = claims.expires, claims.issued
@@ -265,6 +234,20 @@ def verify_header(
     if expires - issued > max_validity_s or expires - now > max_validity_s + clock_skew_s:
         raise V1Error(9, "signature validity exceeds the allowed maximum")
     return claims
+
+
+async def check_single_use(claims: SignatureClaims, replay: ReplayGuard, *, window_s: float, now: float) -> None:
+    """Record a verified single-use signature with the replay guard; V1Error 13 (replayed), 15 or 108."""
+    try:
+        fresh = await replay.remember(claims.appid, claims.raw, until=claims.issued + window_s, now=now)
+    except ReplayGuardFull:
+        raise V1Error(15, "too many single-use signatures of this appid in the replay window") from None
+    except ReplayStoreUnavailable:
+        raise V1Error(
+            108, "authentication service unavailable: single-use signatures cannot be checked now; retry later"
+        ) from None
+    if not fresh:
+        raise V1Error(13)
 
 
 def check_target(claims: SignatureClaims, *, appid: str, bucket: str | None) -> None:
@@ -281,17 +264,17 @@ def verify(
     appid: str,
     bucket: str | None,
     keyring: Keyring,
-    replay: ReplayGuard,
     now: float | None = None,
     max_validity_s: float,
     single_use_window_s: float = 300,
     clock_skew_s: float = CLOCK_SKEW_S,
 ) -> SignatureClaims:
-    """Check a v1 ``Authorization`` header for a request on ``appid``/``bucket``; raise V1Error 4-14."""
+    """Check a v1 ``Authorization`` header for a request on ``appid``/``bucket``; raise V1Error 4-14.
+
+    A single-use signature returned here still has to pass `check_single_use` (the replay guard)."""
     claims = verify_header(
         authorization,
         keyring=keyring,
-        replay=replay,
         now=now,
         max_validity_s=max_validity_s,
         single_use_window_s=single_use_window_s,

@@ -58,9 +58,10 @@ def new_request_id() -> str:
 
 
 class Authenticator(Protocol):
-    """Checks the Authorization header alone (no body); the claims, or V1Error (4, 5, 9-14)."""
+    """Checks the Authorization header alone (no body); the claims, or V1Error (4, 5, 9-14; 15/108 from
+    the replay guard a single-use signature goes through)."""
 
-    def __call__(self, authorization: str | None) -> SignatureClaims: ...
+    def __call__(self, authorization: str | None) -> Awaitable[SignatureClaims]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +109,7 @@ def v1_routes(
             raise unknown_op(op_name)
         bounds = limits()
         length = declared_length(request, bounds.max_body_bytes)
-        claims = authenticate()(request.headers.get("Authorization"))
+        claims = await authenticate()(request.headers.get("Authorization"))
         request[V1_TENANT] = claims.appid
         with slots.hold(claims.appid, limit=bounds.max_inflight_per_tenant):
             async with budget.reserve(

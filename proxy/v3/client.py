@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -13,9 +15,10 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 from yarl import URL
 
+from proxy.limits.quota import UpstreamQuota
 from proxy.v3.body import JsonBody, decode_body, encode_body
 from proxy.v3.credentials import CredentialSource
-from proxy.v3.errors import UPSTREAM_BAD_RESPONSE, UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE, V3Error
+from proxy.v3.errors import UPSTREAM_BAD_RESPONSE, UPSTREAM_QUOTA, UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE, V3Error
 from proxy.v3.signer import authorization
 
 CONTENT_TYPE = "application/json"
@@ -100,10 +103,31 @@ class V3CallRecord:
     seconds: float
 
 
-class V3Client:
-    """Calls v3 actions; one instance per process, sharing the process's pooled session."""
+def throttled(code: str) -> bool:
+    """A v3 answer that means "too many requests": nothing was done, the call may be sent again."""
+    return code == "RequestLimitExceeded" or code.startswith("RequestLimitExceeded.")
 
-    __slots__ = ("_clock", "_credentials", "_endpoint", "_host", "_on_call", "_session", "_timeout", "_url")
+
+class V3Client:
+    """Calls v3 actions; one instance per process, sharing the process's pooled session.
+
+    With a `quota`, every call first takes a slot of its interface group's budget, waiting at most
+    `quota_wait_s`; a v3 RequestLimitExceeded is sent again (after a jittered pause and a new slot)
+    while that same deadline allows. No slot in time: V3Error ProxyUpstream.QuotaExhausted (v1 15).
+    """
+
+    __slots__ = (
+        "_clock",
+        "_credentials",
+        "_endpoint",
+        "_host",
+        "_on_call",
+        "_quota_wait_s",
+        "_session",
+        "_timeout",
+        "_upstream_quota",
+        "_url",
+    )
 
     def __init__(
         self,
@@ -113,8 +137,12 @@ class V3Client:
         *,
         on_call: Callable[[V3CallRecord], None] | None = None,
         clock: Callable[[], float] = time.time,
+        quota: UpstreamQuota | None = None,
+        quota_wait_s: float = 2.0,
     ) -> None:
         self._endpoint = endpoint
+        self._upstream_quota = quota
+        self._quota_wait_s = quota_wait_s
         self._credentials = credentials
         self._session = session
         self._on_call = on_call
@@ -160,12 +188,34 @@ class V3Client:
         """Call one v3 action; returns its reply or raises V3Error (envelope or transport failure)."""
         started = time.perf_counter()
         try:
-            reply = await self._send(action, params)
+            sending = self._send(action, params) if self._upstream_quota is None else self._admitted(action, params)
+            reply = await sending
         except V3Error as exc:
             self._record(action, exc.code, exc.request_id, started)
             raise
         self._record(action, "", reply.request_id, started)
         return reply
+
+    async def _admitted(self, action: str, params: Mapping[str, Any]) -> V3Reply:
+        """Send within the upstream quota: a slot first, throttled answers retried until the deadline."""
+        assert self._upstream_quota is not None
+        deadline = time.monotonic() + self._quota_wait_s
+        attempt = 0
+        while True:
+            if not await self._upstream_quota.acquire(action, wait_s=deadline - time.monotonic()):
+                raise V3Error(
+                    action, UPSTREAM_QUOTA, f"no slot of the upstream quota within {self._quota_wait_s * 1000:.0f} ms"
+                )
+            sent = time.perf_counter()
+            try:
+                return await self._send(action, params)
+            except V3Error as exc:
+                attempt += 1
+                pause = random.uniform(0.5, 1.0) * min(0.025 * 2**attempt, 0.5)
+                if not throttled(exc.code) or time.monotonic() + pause >= deadline:
+                    raise
+                self._record(action, exc.code, exc.request_id, sent)  # the throttled try, in metrics and logs
+            await asyncio.sleep(pause)
 
     def _record(self, action: str, code: str, request_id: str, started: float) -> None:
         if self._on_call is not None:

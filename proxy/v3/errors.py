@@ -5,6 +5,7 @@ from __future__ import annotations
 UPSTREAM_TIMEOUT = "ProxyUpstream.Timeout"
 UPSTREAM_UNREACHABLE = "ProxyUpstream.Unreachable"
 UPSTREAM_BAD_RESPONSE = "ProxyUpstream.BadResponse"
+UPSTREAM_QUOTA = "ProxyUpstream.QuotaExhausted"  # not sent: no slot of the upstream quota in time
 
 TRANSPORT_CODES: frozenset[str] = frozenset({UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE, UPSTREAM_BAD_RESPONSE})
 

@@ -184,6 +184,8 @@ class Bench:
                         }
                     ],
                     "store": {"url": f"sqlite:///{store}"},
+                    # measures the proxy, not v3's contract: no upstream quota (thousands of calls per second)
+                    "limits": {"quota_qps": 0},
                     "admin": {"host": "127.0.0.1", "port": free_port()},
                     "logging": {"format": "json", "level": "info"},  # as deployed: one access-log line per request
                 }

@@ -1,4 +1,4 @@
-"""v1 signature verification: every code 4-14, the real legacy SDK's signatures, replay guard."""
+"""v1 signature verification: every code 4-14, the real legacy SDK's signatures, the replay step."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import time
 import pytest
 from qcloud_image.auth import Auth
 
-from proxy.v1.auth import Keyring, LegacyKey, ReplayGuard, SignatureClaims, sign, verify
+from proxy.limits.replay import LocalReplayGuard, ReplayStoreUnavailable
+from proxy.v1.auth import Keyring, LegacyKey, SignatureClaims, check_single_use, sign, verify
 from proxy.v1.errors import V1Error
 
 APPID = "1250000000"
@@ -44,7 +45,6 @@ def check(
     *,
     appid: str = APPID,
     bucket: str | None = "bucket",
-    replay: ReplayGuard | None = None,
     now: float = NOW,
     max_validity_s: float = MAX_VALIDITY,
 ) -> SignatureClaims:
@@ -53,7 +53,6 @@ def check(
         appid=appid,
         bucket=bucket,
         keyring=keyring(),
-        replay=ReplayGuard() if replay is None else replay,
         now=now,
         max_validity_s=max_validity_s,
     )
@@ -72,7 +71,6 @@ def test_real_legacy_sdk_signature_verifies() -> None:
         appid=APPID,
         bucket="bucket",
         keyring=keyring(),
-        replay=ReplayGuard(),
         now=time.time(),
         max_validity_s=MAX_VALIDITY,
     )
@@ -175,14 +173,49 @@ def test_14_before_expiry_so_forgeries_learn_nothing() -> None:
     assert code_of(sign(forged, plain(e=str(int(NOW) - 100)))) == 14
 
 
-def test_13_single_use_replayed() -> None:
-    guard = ReplayGuard()
+async def authenticate(authorization: str, guard: LocalReplayGuard, now: float = NOW) -> SignatureClaims:
+    claims = check(authorization, now=now)
+    if claims.single_use:
+        await check_single_use(claims, guard, window_s=300, now=now)
+    return claims
+
+
+async def replay_code(authorization: str, guard: object, now: float = NOW) -> int:
+    with pytest.raises(V1Error) as info:
+        claims = check(authorization, now=now)
+        await check_single_use(claims, guard, window_s=300, now=now)  # type: ignore[arg-type]
+    return info.value.code
+
+
+async def test_13_single_use_replayed() -> None:
+    guard = LocalReplayGuard()
     once = sign(KEY, plain(e="0"))
-    assert check(once, replay=guard).single_use
-    assert code_of(once, replay=guard) == 13
+    assert (await authenticate(once, guard)).single_use
+    assert await replay_code(once, guard) == 13
     assert len(guard) == 1
     # a different single-use signature is fine
-    assert check(sign(KEY, plain(e="0", r="43")), replay=guard).single_use
+    assert (await authenticate(sign(KEY, plain(e="0", r="43")), guard)).single_use
+
+
+async def test_15_when_this_tenants_replay_table_is_full() -> None:
+    guard = LocalReplayGuard(capacity_per_tenant=1)
+    await authenticate(sign(KEY, plain(e="0")), guard)
+    assert await replay_code(sign(KEY, plain(e="0", r="43")), guard) == 15
+
+
+async def test_108_when_the_shared_replay_store_is_unreachable() -> None:
+    class Down:
+        async def remember(self, tenant: str, signature: bytes, *, until: float, now: float) -> bool:
+            raise ReplayStoreUnavailable("ConnectionError")
+
+    assert await replay_code(sign(KEY, plain(e="0")), Down()) == 108
+
+
+def test_single_use_claims_carry_their_bytes_and_multi_use_do_not() -> None:
+    once = sign(KEY, plain(e="0"))
+    assert check(once).raw == base64.b64decode(once)
+    assert check(sign(KEY, plain())).raw == b""
+    assert "raw" not in repr(check(once))
 
 
 def test_13_single_use_outside_window() -> None:
@@ -190,31 +223,9 @@ def test_13_single_use_outside_window() -> None:
     assert code_of(stale) == 13
 
 
-def test_forged_single_use_does_not_fill_the_guard() -> None:
-    guard = ReplayGuard()
+def test_forged_single_use_never_reaches_the_guard() -> None:
     forged = LegacyKey(appid=APPID, secret_id=KEY.secret_id, secret_key="wrong")
-    assert code_of(sign(forged, plain(e="0")), replay=guard) == 14
-    assert len(guard) == 0
-
-
-def test_replay_guard_is_bounded_and_fails_closed() -> None:
-    guard = ReplayGuard(max_entries=2)
-    assert guard.remember(b"a", until=NOW + 10, now=NOW)
-    assert guard.remember(b"b", until=NOW + 10, now=NOW)
-    with pytest.raises(V1Error) as info:
-        guard.remember(b"c", until=NOW + 10, now=NOW)
-    assert info.value.code == 15
-    # once the window has passed, old entries are swept
-    assert guard.remember(b"c", until=NOW + 30, now=NOW + 11)
-    assert len(guard) == 1
-    assert not guard.remember(b"c", until=NOW + 30, now=NOW + 12)
-
-
-def test_replay_guard_stores_digests_not_signatures() -> None:
-    guard = ReplayGuard()
-    guard.remember(b"secret-signature", until=NOW + 1, now=NOW)
-    assert b"secret-signature" not in guard._until
-    assert hashlib.sha256(b"secret-signature").digest() in guard._until
+    assert code_of(sign(forged, plain(e="0"))) == 14
 
 
 def test_secret_key_never_in_repr() -> None:
@@ -235,12 +246,12 @@ def test_keyring_knows_key_appids() -> None:
 
 
 def test_a_reused_signature_is_remembered_but_still_checked_against_each_request() -> None:
-    ring, guard = keyring(), ReplayGuard()
+    ring = keyring()
     signature = sign(KEY, plain(e=str(int(NOW) + 60)))
 
     def again(**kwargs: object) -> SignatureClaims:
         args: dict[str, object] = {"appid": APPID, "bucket": "bucket", "now": NOW, **kwargs}
-        return verify(signature, keyring=ring, replay=guard, max_validity_s=MAX_VALIDITY, **args)  # type: ignore[arg-type]
+        return verify(signature, keyring=ring, max_validity_s=MAX_VALIDITY, **args)  # type: ignore[arg-type]
 
     first = again()
     assert ring.checked(signature) == first  # the HMAC is not recomputed for the next request
@@ -256,7 +267,6 @@ def test_a_reused_signature_is_remembered_but_still_checked_against_each_request
             appid=APPID,
             bucket="bucket",
             keyring=Keyring([OTHER_KEY], appids=[APPID]),
-            replay=guard,
             now=NOW,
             max_validity_s=MAX_VALIDITY,
         )
@@ -272,10 +282,9 @@ def test_forged_and_single_use_signatures_are_never_remembered() -> None:
             appid=APPID,
             bucket="bucket",
             keyring=ring,
-            replay=ReplayGuard(),
             now=NOW,
             max_validity_s=MAX_VALIDITY,
         )
     once = sign(KEY, plain(e="0"))
-    verify(once, appid=APPID, bucket="bucket", keyring=ring, replay=ReplayGuard(), now=NOW, max_validity_s=MAX_VALIDITY)
+    verify(once, appid=APPID, bucket="bucket", keyring=ring, now=NOW, max_validity_s=MAX_VALIDITY)
     assert ring.checked(forged) is None and ring.checked(once) is None

@@ -18,7 +18,8 @@ from qcloud_image.type import CIBuffer, CIBuffers, CIUrl, CIUrls
 from proxy.domain.faces import FaceAttributes
 from proxy.domain.requests import AddFace, Compare, ImageSource, NewPerson, Target, V1Call
 from proxy.handlers.ops import OPS, Op
-from proxy.v1.auth import Keyring, LegacyKey, ReplayGuard, SignatureClaims, verify_header
+from proxy.limits.replay import LocalReplayGuard
+from proxy.v1.auth import Keyring, LegacyKey, SignatureClaims, check_single_use, verify_header
 from proxy.v1.errors import V1Error
 from proxy.v1.results import (
     AddFaceResult,
@@ -70,7 +71,7 @@ class Harness:
     def __init__(self) -> None:
         self.calls: list[V1Call] = []
         self.keyring = Keyring([KEY], appids=[APPID])
-        self.replay = ReplayGuard()
+        self.replay = LocalReplayGuard()
         self.fail_with: BaseException | None = None
 
     async def serve(self, op: Op[Any, Any], call: V1Call) -> V1Result:
@@ -90,14 +91,12 @@ class Harness:
         )
 
     def authenticator(self) -> Authenticator:
-        def authenticate(authorization: str | None) -> SignatureClaims:
-            return verify_header(
-                authorization,
-                keyring=self.keyring,
-                replay=self.replay,
-                now=time.time(),
-                max_validity_s=86400,
-            )
+        async def authenticate(authorization: str | None) -> SignatureClaims:
+            now = time.time()
+            claims = verify_header(authorization, keyring=self.keyring, now=now, max_validity_s=86400)
+            if claims.single_use:
+                await check_single_use(claims, self.replay, window_s=300, now=now)
+            return claims
 
         return authenticate
 

@@ -1,0 +1,170 @@
+"""The upstream quota: GCRA slot booking, waits, priorities, groups; in-process and in Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from proxy.limits.groups import ACTION_GROUP, DEFAULT_GROUP_QPS, group_of
+from proxy.limits.quota import GroupRate, LocalSlotBook, Priority, QuotaPlan, UpstreamQuota
+from proxy.limits.redis_backend import Breaker, RedisConfig, RedisSlotBook, connect
+from tests.fixtures_redis import RedisTarget
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_groups_follow_tencents_interface_groups() -> None:
+    assert group_of("CreateFace") == group_of("GetPersonBaseInfo") == group_of("CreateGroup") == "library"
+    assert group_of("SearchFaces") == "search"
+    assert group_of("VerifyFace") == "verify"
+    assert group_of("CompareFace") == "compare"
+    assert group_of("DetectFace") == "detect"
+    assert group_of("SomethingNew") == "action:SomethingNew"
+    plan = QuotaPlan()
+    assert plan.rate("library") == GroupRate(DEFAULT_GROUP_QPS)
+    assert plan.rate("liveness_accurate").qps == 5
+    assert QuotaPlan(default_qps=20, groups={"search": 7}).rate("search").qps == 7
+    assert QuotaPlan(default_qps=0).rate("library").unlimited
+
+
+def test_every_action_the_proxy_calls_has_a_group() -> None:
+    from proxy.translate import v3api
+
+    actions = {value for name, value in vars(v3api).items() if name.isupper() and isinstance(value, str)}
+    actions = {a for a in actions if a[:1].isupper() and "." not in a}
+    assert len(actions) >= 14
+    assert not actions - set(ACTION_GROUP)
+
+
+def test_local_book_spaces_calls_one_period_apart() -> None:
+    clock = FakeClock()
+    book = LocalSlotBook(clock=clock)
+    rate = GroupRate(qps=10)
+    bookings = [book.book_now("g", rate, max_wait_s=1.0) for _ in range(4)]
+    assert [b.wait_s for b in bookings] == pytest.approx([0.0, 0.1, 0.2, 0.3])
+    assert all(b.admitted for b in bookings)
+    # more than the wait allows: refused, saying how far the next slot is, and nothing is booked
+    refused = book.book_now("g", rate, max_wait_s=0.35)
+    assert not refused.admitted and refused.wait_s == pytest.approx(0.4)
+    assert book.book_now("g", rate, max_wait_s=0.45).wait_s == pytest.approx(0.4)
+    # another group has its own budget
+    assert book.book_now("other", rate, max_wait_s=0).admitted
+
+
+def test_local_book_burst_and_share() -> None:
+    clock = FakeClock()
+    burst = LocalSlotBook(clock=clock)
+    rate = GroupRate(qps=10, burst=3)
+    assert [burst.book_now("g", rate, max_wait_s=0).admitted for _ in range(4)] == [True, True, True, False]
+    half = LocalSlotBook(clock=clock, share=0.5)  # one of two workers pacing alone: 5/s each
+    assert [half.book_now("g", GroupRate(10), max_wait_s=1).wait_s for _ in range(3)] == pytest.approx(
+        [0.0, 0.2, 0.4]
+    )
+
+
+async def test_serve_waits_for_its_slot_or_is_refused_at_once() -> None:
+    clock = FakeClock()
+    quota = UpstreamQuota(LocalSlotBook(clock=clock), QuotaPlan(default_qps=10), sleep=clock.sleep, clock=clock)
+    assert await quota.acquire("CreateFace", wait_s=0.5)
+    assert await quota.acquire("CreateFace", wait_s=0.5)
+    assert clock.slept == pytest.approx([0.1])  # slept until its slot
+    start = clock.now
+    assert not await quota.acquire("CreateFace", wait_s=0.05)  # next slot 0.1 s away: refused without sleeping
+    assert clock.now == start
+
+
+async def test_unlimited_group_never_waits() -> None:
+    clock = FakeClock()
+    quota = UpstreamQuota(LocalSlotBook(clock=clock), QuotaPlan(default_qps=0), sleep=clock.sleep, clock=clock)
+    for _ in range(100):
+        assert await quota.acquire("SearchFaces", wait_s=0)
+    assert clock.slept == []
+
+
+async def test_background_takes_only_free_slots_and_yields_to_serving_calls() -> None:
+    clock = FakeClock()
+    book = LocalSlotBook(clock=clock)
+    quota = UpstreamQuota(book, QuotaPlan(default_qps=10), sleep=clock.sleep, clock=clock)
+    # serving traffic booked the next second
+    for _ in range(10):
+        book.book_now("library", GroupRate(10), max_wait_s=2)
+    assert not await quota.acquire("CreateFace", wait_s=0.5, priority=Priority.BACKGROUND)
+    # with a long enough wait it gets the first slot after the booked ones, by polling
+    assert await quota.acquire("CreateFace", wait_s=5, priority=Priority.BACKGROUND)
+    assert clock.now - 100.0 >= 1.0
+
+
+def redis_book(target: RedisTarget, fallback: LocalSlotBook | None = None) -> RedisSlotBook:
+    config = RedisConfig(url=target.url, password=target.password, key_prefix=target.key_prefix)
+    return RedisSlotBook(
+        connect(config), key_prefix=target.key_prefix, breaker=Breaker(1.0), fallback=fallback or LocalSlotBook()
+    )
+
+
+async def test_redis_book_is_one_schedule_for_every_process(redis_target: RedisTarget) -> None:
+    books = [redis_book(redis_target) for _ in range(3)]  # three processes' clients
+    rate = GroupRate(qps=100)
+    for book in books:  # connected before the clock matters
+        await book.book("warm-up", rate, max_wait_s=1)
+    slots = []
+    for i in range(9):
+        asked = time.monotonic()
+        slots.append(asked + (await books[i % 3].book("library", rate, max_wait_s=1)).wait_s)
+    # one schedule: the slots are 10 ms apart whoever booked them
+    for i, slot in enumerate(slots):
+        assert slot - slots[0] == pytest.approx(0.01 * i, abs=0.004), slots
+    refused = await books[0].book("library", rate, max_wait_s=0.0)
+    assert not refused.admitted and refused.wait_s > 0.05
+
+
+async def test_redis_quota_holds_the_rate_across_processes(redis_target: RedisTarget) -> None:
+    plan = QuotaPlan(default_qps=50)
+    quotas = [UpstreamQuota(redis_book(redis_target), plan) for _ in range(4)]
+    admitted: list[float] = []
+
+    async def caller(quota: UpstreamQuota) -> None:
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            if await quota.acquire("CreateFace", wait_s=2):
+                admitted.append(time.monotonic())
+
+    await asyncio.gather(*(caller(quotas[i % 4]) for i in range(40)))
+    admitted.sort()
+    span = admitted[-1] - admitted[0]
+    assert (len(admitted) - 1) / span == pytest.approx(50, rel=0.05)
+    # no one-second window holds more than the quota
+    j = 0
+    for i, at in enumerate(admitted):
+        while admitted[j] <= at - 1.0:
+            j += 1
+        assert i - j + 1 <= 51
+
+
+async def test_redis_down_falls_back_to_this_processs_share() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = RedisConfig(url=f"redis://127.0.0.1:{port}/0", timeout_s=0.3)
+    breaker = Breaker(60.0)
+    book = RedisSlotBook(connect(config), key_prefix="x:", breaker=breaker, fallback=LocalSlotBook(share=0.5))
+    rate = GroupRate(qps=10)
+    first = await book.book("library", rate, max_wait_s=1)
+    second = await book.book("library", rate, max_wait_s=1)
+    assert first.admitted and second.admitted
+    assert second.wait_s == pytest.approx(0.2, abs=0.01)  # half of 10/s, paced here
+    assert breaker.open
