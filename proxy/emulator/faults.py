@@ -147,3 +147,66 @@ class FaultInjector:
 
 
 _SERVE_NOW = Decision(0.0, Outcome.SERVE)
+
+
+@dataclass(frozen=True)
+class FaultRule:
+    """Answer matching calls of one action with a v3 error: after `skip` of them pass, the next `times` fail."""
+
+    action: str
+    code: str
+    message: str = "Injected by a fault rule."
+    skip: int = 0
+    times: int = 1
+
+    @classmethod
+    def from_json(cls, data: Any) -> FaultRule:
+        if not isinstance(data, dict):
+            raise ValueError("a rule is a JSON object {action, code, message?, skip?, times?}")
+        unknown = set(data) - {"action", "code", "message", "skip", "times"}
+        if unknown:
+            raise ValueError(f"unknown rule keys: {sorted(unknown)}")
+        for name in ("action", "code"):
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise ValueError(f"rule {name} must be a non-empty string")
+        for name in ("skip", "times"):
+            value = data.get(name, 0 if name == "skip" else 1)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"rule {name} must be an integer >= 0")
+        return cls(**data)
+
+
+@dataclass
+class _Armed:
+    rule: FaultRule
+    skip: int
+    times: int
+
+
+class FaultRules:
+    """Per-request fault rules, a queue: a call of an action goes to the first armed rule of that action,
+    which lets it pass (while skips remain) or answers it with its error (while failures remain)."""
+
+    def __init__(self) -> None:
+        self._armed: list[_Armed] = []
+
+    def add(self, rules: list[FaultRule]) -> None:
+        self._armed += [_Armed(rule, rule.skip, rule.times) for rule in rules]
+
+    def clear(self) -> None:
+        self._armed.clear()
+
+    def pending(self) -> list[dict[str, Any]]:
+        return [{**asdict(a.rule), "skip": a.skip, "times": a.times} for a in self._armed if a.times]
+
+    def match(self, action: str) -> FaultRule | None:
+        """The rule failing this call of `action`, or None when it is served."""
+        for armed in self._armed:
+            if armed.rule.action != action or not armed.times:
+                continue
+            if armed.skip:
+                armed.skip -= 1
+                return None
+            armed.times -= 1
+            return armed.rule
+        return None

@@ -12,7 +12,7 @@ from aiohttp import web
 from proxy.emulator import auth
 from proxy.emulator.actions import ACTIONS, ActionContext
 from proxy.emulator.exceptions import EmulatorError
-from proxy.emulator.faults import FaultConfig, Outcome
+from proxy.emulator.faults import FaultConfig, FaultRule, Outcome
 from proxy.emulator.runtime import Emulator
 from proxy.emulator.wire import Params, encode_error, encode_success, new_request_id, parse_body, reply
 
@@ -55,6 +55,9 @@ async def _serve(request: web.Request, emulator: Emulator, body: bytes, ctx: Act
             raise EmulatorError("InvalidParameter", "The emulator accepts only Content-Type application/json.")
         params = Params(parse_body(body))
         params.reject_unknown(action.params)
+        rule = emulator.rules.match(action_name)
+        if rule is not None:
+            raise EmulatorError(rule.code, rule.message)
         if not action.waits_itself:
             await ctx.wait()
         result = await action.handler(ctx, params)
@@ -126,6 +129,26 @@ async def reset_stats(request: web.Request) -> web.Response:
     return _json({"reset": True})
 
 
+async def get_rules(request: web.Request) -> web.Response:
+    return _json({"rules": request.app[EMULATOR].rules.pending()})
+
+
+async def add_rules(request: web.Request) -> web.Response:
+    """Arm per-request rules: `{"rules": [{action, code, message?, skip?, times?}, ...]}`; `{"reset": true}` clears."""
+    rules = request.app[EMULATOR].rules
+    try:
+        data = await request.json()
+        if not isinstance(data, dict) or not isinstance(data.get("rules", []), list):
+            raise ValueError('expected {"rules": [...]} and/or {"reset": true}')
+        parsed = [FaultRule.from_json(r) for r in data.get("rules", [])]
+    except ValueError as exc:
+        return _json({"error": str(exc)}, status=400)
+    if data.get("reset"):
+        rules.clear()
+    rules.add(parsed)
+    return _json({"rules": rules.pending()})
+
+
 async def reset(request: web.Request) -> web.Response:
     request.app[EMULATOR].reset()
     return _json({"reset": True})
@@ -141,6 +164,8 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/", not_post)
     app.router.add_get("/_emulator/faults", get_faults)
     app.router.add_post("/_emulator/faults", set_faults)
+    app.router.add_get("/_emulator/rules", get_rules)
+    app.router.add_post("/_emulator/rules", add_rules)
     app.router.add_post("/_emulator/reset", reset)
     app.router.add_get("/_emulator/stats", get_stats)
     app.router.add_delete("/_emulator/stats", reset_stats)

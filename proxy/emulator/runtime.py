@@ -8,7 +8,7 @@ from pathlib import Path
 import aiohttp
 
 from proxy.emulator.facemodel import FaceModel
-from proxy.emulator.faults import FaultConfig, FaultInjector
+from proxy.emulator.faults import FaultConfig, FaultInjector, FaultRules
 from proxy.emulator.models import EmulatorState
 
 
@@ -40,6 +40,7 @@ class Emulator:
         self.model = model or FaceModel()
         self.state = EmulatorState(self.model, seed=config.seed)
         self.faults = FaultInjector(config.faults)
+        self.rules = FaultRules()
         self.credentials: dict[str, str] = dict(config.credentials)
         self._session: aiohttp.ClientSession | None = None
 
@@ -49,9 +50,10 @@ class Emulator:
         return self._session
 
     def reset(self) -> None:
-        """Forget every group, person and face, and all injected faults."""
+        """Forget every group, person and face, and all injected faults and fault rules."""
         self.state = EmulatorState(self.model, seed=self.config.seed)
         self.faults.configure(FaultConfig())
+        self.rules.clear()
 
     async def close(self) -> None:
         if self._session is not None:

@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from proxy.emulator.app import EmulatorConfig, create_emulator_app, start_emulator
-from proxy.emulator.faults import FaultConfig, FaultInjector, Outcome
+from proxy.emulator.faults import FaultConfig, FaultInjector, FaultRule, FaultRules, Outcome
 from proxy.emulator.routes import EMULATOR
 from proxy.emulator.synthetic import blank_image, gif_photo, subject_photo, tiny_photo
 from tests.emulator.conftest import SECRET_ID, SECRET_KEY
@@ -192,3 +194,19 @@ async def test_state_survives_a_restart(tmp_path: Path) -> None:
         ].members
     finally:
         await second.close()
+
+
+def test_fault_rules_are_a_queue_per_action() -> None:
+    rules = FaultRules()
+    rules.add(
+        [FaultRule("CreateFace", "A", skip=1, times=1), FaultRule("CreateFace", "B"), FaultRule("DetectFace", "C")]
+    )
+    assert [r.code if r else None for r in (rules.match("CreateFace") for _ in range(4))] == [None, "A", "B", None]
+    assert rules.pending() == [
+        {"action": "DetectFace", "code": "C", "message": "Injected by a fault rule.", "skip": 0, "times": 1}
+    ]
+    assert rules.match("DetectFace") is not None and rules.pending() == []
+    bad: object
+    for bad in ({"action": "X"}, {"action": "X", "code": "Y", "times": -1}, {"action": "X", "code": "Y", "z": 1}, []):
+        with pytest.raises(ValueError):
+            FaultRule.from_json(bad)
