@@ -38,10 +38,10 @@ async def test_run_form_parses_with_the_ops_parser_then_runs_it(world: World) ->
 
 
 async def test_a_v3_failure_leaves_run_op_as_the_mapped_v1_error(world: World) -> None:
-    await world.fail("GetGroupList", "RequestLimitExceeded")
+    await world.fail("GetGroupList", "InternalError")
     with pytest.raises(V1Error) as info:
         await world.run(GETGROUPIDS, GetGroupIds())
-    assert (info.value.code, info.value.http_status) == (15, 429)
+    assert (info.value.code, info.value.http_status) == (213, 502)
     assert info.value.session_id  # the v3 RequestId
 
 
