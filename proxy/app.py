@@ -24,7 +24,7 @@ from proxy.handlers.ops import OPS, Op, run_op
 from proxy.limits.backends import Limits, open_limits
 from proxy.metrics import Metrics, observed
 from proxy.settings import Settings
-from proxy.store import open_store
+from proxy.store import PoolOptions, open_store
 from proxy.store.base import FaceStore
 from proxy.v1.admission import BodyBudget, TenantSlots
 from proxy.v1.auth import Keyring, SignatureClaims, check_single_use, verify_header
@@ -227,13 +227,21 @@ def build_runtime(
     return Runtime(compiled=compiled, services=services, inbound=inbound_limits(settings), limits=limits)
 
 
+def open_configured_store(settings: Settings) -> Awaitable[FaceStore]:
+    """Open (and migrate) the store the settings name, with its password and pool."""
+    conf = settings.store
+    password = conf.password.get_secret_value() if conf.password is not None else None
+    pool = PoolOptions(conf.pool_min, conf.pool_max, conf.connect_timeout_s, conf.command_timeout_s)
+    return open_store(conf.url, password=password, pool=pool)
+
+
 async def _services(app: web.Application) -> AsyncIterator[None]:
     """Open the v3 session and the store, build the runtime; whatever was opened is closed on any failure."""
     compiled = app[STARTUP]
     async with AsyncExitStack() as opened:
         session = make_session(limit=compiled.settings.upstream.pool_size)
         opened.push_async_callback(session.close)
-        store = await open_store(compiled.settings.store.url)
+        store = await open_configured_store(compiled.settings)
         opened.push_async_callback(store.close)
         limits = open_limits(
             compiled.redis,

@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "serve": "proxy.commands.serve",
     "demo": "proxy.commands.demo",
     "check-config": "proxy.commands.check_config",
+    "migrate-store": "proxy.commands.migrate_store",
     "emulator": "proxy.emulator.command",
     "legacy-emulator": "proxy.commands.legacy_emulator",
     "faces": "proxy.emulator.faces_command",

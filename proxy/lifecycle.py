@@ -19,7 +19,7 @@ RESTART_ONLY: tuple[str, ...] = (
     "admin",
     "tls",
     "drain",
-    "store.url",
+    "store",
     "redis",
     "upstream.pool_size",
     "limits.header_timeout_s",

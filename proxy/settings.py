@@ -99,6 +99,8 @@ def _resolve_all_secrets(data: Mapping[str, Any], problems: list[Problem]) -> di
         ("secret_id", "secret_key"),
         problems,
     )
+    if isinstance(data.get("store"), Mapping):
+        out["store"] = _resolve_secrets(data["store"], "store", ("password",), (), problems)
     tenants = data.get("tenants")
     if isinstance(tenants, list):
         resolved = []
@@ -249,13 +251,31 @@ class Faces(_Frozen):
 
 class Store(_Frozen):
     url: str = "sqlite:///var/lib/v1proxy/meta.db"
+    # PostgreSQL only: the password (from password_env / password_file), never inside the URL
+    password: SecretStr | None = None
+    pool_min: int = Field(1, ge=0)
+    pool_max: int = Field(10, ge=1)
+    connect_timeout_s: float = Field(5.0, gt=0)
+    command_timeout_s: float = Field(10.0, gt=0)
 
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith("sqlite://"):
-            raise ValueError("a sqlite:///PATH or sqlite://:memory: URL (postgresql later)")
+        scheme, sep, rest = value.partition("://")
+        scheme = scheme.lower()
+        if not sep or scheme not in ("sqlite", "postgresql", "postgres") or not rest:
+            raise ValueError("a sqlite:///PATH, sqlite://:memory: or postgresql://USER@HOST:PORT/DATABASE URL")
+        if scheme != "sqlite" and ":" in rest.partition("@")[0] and "@" in rest:
+            raise ValueError("a URL without a password: give it as store.password_env or store.password_file")
         return value
+
+    @model_validator(mode="after")
+    def _postgres_only(self) -> Store:
+        if self.url.startswith("sqlite://") and self.password is not None:
+            raise ValueError("store.password only with a postgresql:// URL")
+        if self.pool_min > self.pool_max:
+            raise ValueError(f"store.pool_min ({self.pool_min}) <= store.pool_max ({self.pool_max})")
+        return self
 
 
 CalibrationSpec = Literal["identity", "far-matched"] | tuple[tuple[float, float], ...]

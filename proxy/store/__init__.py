@@ -1,15 +1,33 @@
-"""Face data the proxy keeps that v3 cannot: open a store by URL (SQLite first, behind FaceStore)."""
+"""Face data the proxy keeps that v3 cannot, and the write journal: open a store by URL (SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-
-from proxy.store.base import FaceRecord, FaceStore, PersonRecord, StoreError
+from proxy.store.base import (
+    DEFAULT_POOL,
+    FaceRecord,
+    FaceStore,
+    PersonRecord,
+    PoolOptions,
+    StoreError,
+    StoreUnavailable,
+)
 from proxy.store.sqlite import MEMORY, open_sqlite
 
-__all__ = ["FaceRecord", "FaceStore", "PersonRecord", "StoreError", "open_store", "sqlite_path"]
+__all__ = [
+    "FaceRecord",
+    "FaceStore",
+    "PersonRecord",
+    "PoolOptions",
+    "StoreError",
+    "StoreUnavailable",
+    "open_store",
+    "sqlite_path",
+]
 
-SUPPORTED = "sqlite:///ABSOLUTE/PATH.db, sqlite://RELATIVE/PATH.db, sqlite://:memory: (postgresql:// later)"
+SUPPORTED = (
+    "sqlite:///ABSOLUTE/PATH.db, sqlite://RELATIVE/PATH.db, sqlite://:memory:, postgresql://USER@HOST:PORT/DATABASE"
+)
+SCHEMES = ("sqlite", "postgresql", "postgres")
 
 
 def sqlite_path(url: str) -> str:
@@ -27,17 +45,25 @@ def sqlite_path(url: str) -> str:
     return "/" + rest.lstrip("/") if rest.startswith("/") else rest
 
 
-async def _open_sqlite_url(url: str) -> FaceStore:
-    return await open_sqlite(sqlite_path(url))
-
-
-_OPENERS: Mapping[str, Callable[[str], Awaitable[FaceStore]]] = {"sqlite": _open_sqlite_url}
-
-
-def open_store(url: str) -> Awaitable[FaceStore]:
-    """Open the store a URL names; an unknown scheme is a ValueError naming the supported ones."""
+def url_scheme(url: str) -> str | None:
+    """The store kind a URL names ("sqlite" or "postgresql"), None when unsupported."""
     scheme, sep, _ = url.partition("://")
-    opener = _OPENERS.get(scheme.lower()) if sep else None
-    if opener is None:
+    scheme = scheme.lower()
+    if not sep or scheme not in SCHEMES:
+        return None
+    return "sqlite" if scheme == "sqlite" else "postgresql"
+
+
+async def open_store(url: str, *, password: str | None = None, pool: PoolOptions = DEFAULT_POOL) -> FaceStore:
+    """Open (and migrate) the store a URL names; an unknown scheme is a ValueError naming the supported ones.
+
+    `password` and `pool` apply to PostgreSQL (the password is never part of the URL in the config).
+    """
+    kind = url_scheme(url)
+    if kind is None:
         raise ValueError(f"unsupported store URL {url!r}; supported: {SUPPORTED}")
-    return opener(url)
+    if kind == "sqlite":
+        return await open_sqlite(sqlite_path(url))
+    from proxy.store.postgres import open_postgres  # asyncpg only for those who use it
+
+    return await open_postgres(url, password=password, pool=pool)

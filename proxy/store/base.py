@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from proxy.domain.faces import FaceAttributes
+from proxy.store.journal import Journal
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +35,25 @@ class StoreError(Exception):
     """The store cannot be opened or used as configured (bad URL, schema newer than the code, …)."""
 
 
-class FaceStore(Protocol):
-    """Storage of person and face records; every method is scoped by namespace (one per tenant)."""
+class StoreUnavailable(StoreError):
+    """The store's server cannot be reached now (down, restarting, network): worth retrying later."""
+
+
+@dataclass(frozen=True, slots=True)
+class PoolOptions:
+    """A server store's connection pool (store.pool_min / pool_max / connect_timeout_s / command_timeout_s)."""
+
+    minimum: int = 1
+    maximum: int = 10
+    connect_timeout_s: float = 5.0
+    command_timeout_s: float = 10.0
+
+
+DEFAULT_POOL = PoolOptions()
+
+
+class FaceStore(Journal, Protocol):
+    """Storage of person and face records and the write journal; every method is scoped by namespace."""
 
     async def put_person(self, record: PersonRecord) -> None:
         """Insert or replace the person's record."""

@@ -17,71 +17,35 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from proxy.domain.faces import ATTRIBUTE_NAMES, FaceAttributes
+from proxy.store import sqlite_journal as journal_sql
 from proxy.store.base import FaceRecord, PersonRecord, StoreError
+from proxy.store.journal import (
+    STATES,
+    JournalEntry,
+    JournalIntent,
+    JournalKind,
+    JournalState,
+    JournalStats,
+    KnownSource,
+    Lease,
+    Opened,
+)
+from proxy.store.rows import FACE_COLUMN_COUNT, FACE_COLUMNS, face_record, face_values, journal_entry
+from proxy.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
 
 MEMORY = ":memory:"
 T = TypeVar("T")
 Work = Callable[[sqlite3.Connection], T]
 
-# Ordered schema migrations: MIGRATIONS[n] takes a database from user_version n to n + 1.
-# Append only; never edit a released step.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE person (
-            namespace TEXT NOT NULL,
-            person_id TEXT NOT NULL,
-            name TEXT,
-            tag TEXT,
-            PRIMARY KEY (namespace, person_id)
-        ) WITHOUT ROWID""",
-        """CREATE TABLE face (
-            namespace TEXT NOT NULL,
-            face_id TEXT NOT NULL,
-            person_id TEXT NOT NULL,
-            tag TEXT,
-            x INTEGER NOT NULL,
-            y INTEGER NOT NULL,
-            width REAL NOT NULL,
-            height REAL NOT NULL,
-            gender INTEGER NOT NULL,
-            age INTEGER NOT NULL,
-            expression INTEGER NOT NULL,
-            glass INTEGER NOT NULL CHECK (glass IN (0, 1)),
-            pitch INTEGER NOT NULL,
-            yaw INTEGER NOT NULL,
-            roll INTEGER NOT NULL,
-            PRIMARY KEY (namespace, face_id)
-        ) WITHOUT ROWID""",
-        "CREATE INDEX face_by_person ON face (namespace, person_id)",
-    ),
-)
-SCHEMA_VERSION = len(MIGRATIONS)
 
-# only constant column names are spliced into SQL; every value is bound
-_FACE_COLUMNS = ("namespace", "face_id", "person_id", "tag", *ATTRIBUTE_NAMES)
-_SELECT_FACES = f"SELECT {', '.join(_FACE_COLUMNS)} FROM face WHERE namespace = ? AND face_id "  # noqa: S608
+_SELECT_FACES = f"SELECT {FACE_COLUMNS} FROM face WHERE namespace = ? AND face_id "  # noqa: S608 (constants)
 _DELETE_FACES = "DELETE FROM face WHERE namespace = ? AND face_id "
-_INSERT_FACE = (
-    f"INSERT OR REPLACE INTO face ({', '.join(_FACE_COLUMNS)}) VALUES ({', '.join('?' * len(_FACE_COLUMNS))})"  # noqa: S608
-)
+_INSERT_FACE = f"INSERT OR REPLACE INTO face ({FACE_COLUMNS}) VALUES ({', '.join('?' * FACE_COLUMN_COUNT)})"  # noqa: S608
 _MAX_BOUND_IDS = 500  # well under SQLite's host-parameter limit, whatever the build
 
 
 def _face_row(r: FaceRecord) -> tuple[Any, ...]:
-    a = r.attributes
-    return (r.namespace, r.face_id, r.person_id, r.tag, *(getattr(a, name) for name in ATTRIBUTE_NAMES))
-
-
-def _face_record(row: Sequence[Any]) -> FaceRecord:
-    # SQLite gives REAL columns back as float and the glass flag as 0/1: the dataclass types restore them
-    values = dict(zip(ATTRIBUTE_NAMES, row[4:], strict=True))
-    values["width"], values["height"], values["glass"] = (
-        float(values["width"]), float(values["height"]), bool(values["glass"])
-    )  # fmt: skip
-    return FaceRecord(
-        namespace=row[0], face_id=row[1], person_id=row[2], tag=row[3], attributes=FaceAttributes(**values)
-    )
+    return face_values(r)  # sqlite3 stores the glass bool as 0/1
 
 
 def _in_placeholders(count: int) -> str:
@@ -116,6 +80,10 @@ class SqliteFaceStore:
     async def _write(self, work: Work[object]) -> None:
         """Run `work` as one transaction on the store's thread: all of it is committed, or none."""
         await self._on_thread(lambda db: _transaction(db, work))
+
+    async def _transact(self, work: Work[T]) -> T:
+        """Run `work` as one transaction on the store's thread and return its result."""
+        return await self._on_thread(lambda db: _transaction(db, work))
 
     async def _fetchall(self, sql: str, params: Sequence[Any]) -> list[Any]:
         if self._reader is not None:
@@ -168,7 +136,7 @@ class SqliteFaceStore:
 
     async def get_face(self, namespace: str, face_id: str) -> FaceRecord | None:
         rows = await self._fetchall(_SELECT_FACES + "= ?", (namespace, face_id))
-        return _face_record(rows[0]) if rows else None
+        return face_record(rows[0]) if rows else None
 
     async def get_faces(self, namespace: str, face_ids: Sequence[str]) -> Mapping[str, FaceRecord]:
         found: dict[str, FaceRecord] = {}
@@ -178,7 +146,7 @@ class SqliteFaceStore:
                 (namespace, *chunk),
             )
             for row in rows:
-                record = _face_record(row)
+                record = face_record(row)
                 found[record.face_id] = record
         return found
 
@@ -192,6 +160,75 @@ class SqliteFaceStore:
                 db.execute(_DELETE_FACES + _in_placeholders(len(chunk)), (namespace, *chunk))
 
         await self._write(delete)
+
+    # --- the write journal (proxy.store.journal) ---
+
+    async def journal_open(self, intent: JournalIntent, *, now: float, lease: Lease | None = None) -> Opened:
+        return await self._transact(lambda db: journal_sql.open_entry(db, intent, now, lease))
+
+    async def journal_complete(
+        self,
+        entry_id: int,
+        state: JournalState,
+        *,
+        now: float,
+        error: str | None = None,
+        retry_at: float | None = None,
+        payload: Mapping[str, Any] | None = None,
+        owner: str | None = None,
+    ) -> bool:
+        return await self._transact(
+            lambda db: journal_sql.complete(db, entry_id, state, now, error, retry_at, payload, owner)
+        )
+
+    async def journal_due(self, kind: JournalKind, *, now: float, limit: int, lease: Lease) -> Sequence[JournalEntry]:
+        return await self._transact(lambda db: journal_sql.due(db, kind, now, limit, lease))
+
+    async def journal_claim(self, entry_id: int, *, now: float, lease: Lease) -> JournalEntry | None:
+        return await self._transact(lambda db: journal_sql.claim(db, entry_id, now, lease))
+
+    async def journal_get(self, entry_id: int) -> JournalEntry | None:
+        rows = await self._fetchall(journal_sql.SELECT + "WHERE entry_id = ?", (entry_id,))
+        return journal_entry(rows[0]) if rows else None
+
+    async def journal_find(self, dedupe_key: str) -> JournalEntry | None:
+        rows = await self._fetchall(journal_sql.SELECT + "WHERE dedupe_key = ?", (dedupe_key,))
+        return journal_entry(rows[0]) if rows else None
+
+    async def journal_for_subject(
+        self, namespace: str, person_id: str, *, open_only: bool = True
+    ) -> Sequence[JournalEntry]:
+        where = f"AND state IN {journal_sql.OPEN} " if open_only else ""
+        rows = await self._fetchall(journal_sql.FOR_SUBJECT + where + "ORDER BY entry_id", (namespace, person_id))
+        return [journal_entry(row) for row in rows]
+
+    async def journal_stats(self, kind: JournalKind, *, now: float) -> JournalStats:
+        counts = dict.fromkeys(STATES, 0)
+        for state, count in await self._fetchall(journal_sql.STATS_COUNTS, (kind,)):
+            counts[state] = int(count)
+        oldest = (await self._fetchall(journal_sql.STATS_OLDEST, (kind,)))[0][0]
+        return JournalStats(kind, counts, None if oldest is None else max(0.0, now - float(oldest)))
+
+    async def journal_prune(self, kind: JournalKind, *, before: float) -> int:
+        return await self._transact(lambda db: journal_sql.prune(db, kind, before))
+
+    async def journal_blob(self, digest: str) -> bytes | None:
+        rows = await self._fetchall("SELECT data FROM journal_blob WHERE digest = ?", (digest,))
+        return bytes(rows[0][0]) if rows else None
+
+    async def mark_known_in_v3(self, namespace: str, person_id: str, source: KnownSource, *, now: float) -> None:
+        await self._write(lambda db: journal_sql.mark_known(db, namespace, person_id, source, now))
+
+    async def forget_known_in_v3(self, namespace: str, person_id: str) -> None:
+        await self._write(
+            lambda db: db.execute("DELETE FROM v3_person WHERE namespace = ? AND person_id = ?", (namespace, person_id))
+        )
+
+    async def is_known_in_v3(self, namespace: str, person_id: str) -> bool:
+        rows = await self._fetchall(
+            "SELECT 1 FROM v3_person WHERE namespace = ? AND person_id = ?", (namespace, person_id)
+        )
+        return bool(rows)
 
     async def ping(self) -> bool:
         try:
@@ -211,14 +248,15 @@ class SqliteFaceStore:
         self._thread.shutdown(wait=True)
 
 
-def _transaction(db: sqlite3.Connection, work: Work[Any]) -> None:
+def _transaction(db: sqlite3.Connection, work: Work[T]) -> T:
     db.execute("BEGIN IMMEDIATE")
     try:
-        work(db)
+        result = work(db)
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+    return result
 
 
 def _migrate(db: sqlite3.Connection, path: str) -> None:
@@ -228,14 +266,11 @@ def _migrate(db: sqlite3.Connection, path: str) -> None:
         try:
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:
-                raise StoreError(
-                    f"store {path!r} has schema version {version}, newer than this v1proxy "
-                    f"(which knows up to {SCHEMA_VERSION}); upgrade v1proxy or point it at another store"
-                )
+                raise StoreError(newer_schema_message(repr(path), version))
             if version == SCHEMA_VERSION:
                 db.execute("COMMIT")
                 return
-            for statement in MIGRATIONS[version]:
+            for statement in MIGRATIONS[version].sqlite:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {version + 1:d}")
         except BaseException:
