@@ -79,7 +79,11 @@ class SqliteFaceStore:
 
     async def _write(self, work: Work[object]) -> None:
         """Run `work` as one transaction on the store's thread: all of it is committed, or none."""
-        await self._on_thread(lambda db: _transaction(db, work))
+
+        def run(db: sqlite3.Connection) -> None:
+            _transaction(db, work)  # whatever `work` returns (a cursor, say) is dropped here, on the store's thread
+
+        await self._on_thread(run)
 
     async def _transact(self, work: Work[T]) -> T:
         """Run `work` as one transaction on the store's thread and return its result."""
