@@ -1,7 +1,11 @@
-"""Backfill's share of the v3 quota: a token bucket per interface group at --qps, AIMD on RequestLimitExceeded.
+"""Backfill's own cap on v3 calls: a bucket per interface group at --qps, AIMD on RequestLimitExceeded.
 
-`Quota` is what the backfill needs from a limiter; `AimdQuota` is its own in-process one. A shared
-limiter (live traffic and backfill drawing from one budget) replaces it behind the same interface.
+Two layers pace a backfill's v3 calls. Below, the process's V3Client draws every call from the
+fleet's upstream quota (proxy.limits: one budget per interface group, shared with live traffic
+through Redis when configured) at BACKGROUND priority, so live requests go first. Above it, this
+module caps the backfill itself at --qps per group, slowing down multiplicatively when v3 still
+answers RequestLimitExceeded (the account's budget is spent elsewhere) and creeping back up while
+calls are served; a rate-limited call is retried after a jittered pause, never failed.
 """
 
 from __future__ import annotations
@@ -12,36 +16,16 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from proxy.limits.groups import group_of
 from proxy.v3.body import JsonBody
-from proxy.v3.client import V3Client, V3Endpoint, V3Reply
+from proxy.v3.client import V3Client, V3Endpoint, V3Reply, throttled
 from proxy.v3.errors import V3Error
 
-RATE_LIMITED = "RequestLimitExceeded"
 DECREASE = 0.75  # multiplicative decrease on RequestLimitExceeded, at most once per DECREASE_EVERY_S
 DECREASE_EVERY_S = 1.0  # one rejected second is one signal, however many calls it rejected
 INCREASE_PER_S = 0.05  # additive increase: 5 % of the ceiling per second of calls answered
 FLOOR = 0.05  # never below 5 % of the ceiling
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)  # before retrying a rate-limited call (full jitter), the last repeats
-
-# v3 actions by interface group (a group's actions share one budget); an action not listed is its own group
-GROUPS: Mapping[str, str] = {
-    **dict.fromkeys(
-        ("CreateGroup", "CreatePerson", "CreateFace", "CopyPerson", "DeletePerson", "DeleteFace",
-         "DeletePersonFromGroup", "ModifyPersonBaseInfo", "ModifyPersonGroupInfo", "ModifyGroup", "DeleteGroup"),
-        "person-library-writes",
-    ),
-    **dict.fromkeys(
-        ("GetPersonBaseInfo", "GetPersonGroupInfo", "GetGroupList", "GetPersonList", "GetGroupInfo",
-         "GetPersonListNum"),
-        "person-library-reads",
-    ),
-    **dict.fromkeys(("VerifyFace", "SearchFaces", "SearchPersons", "CompareFace"), "recognition"),
-}  # fmt: skip
-
-
-def group_of(action: str) -> str:
-    return GROUPS.get(action, action)
-
 
 class Quota(Protocol):
     """A v3 budget the backfill draws from before each call, and tells how v3 answered."""
@@ -141,7 +125,7 @@ class QuotaV3Client(V3Client):
             try:
                 reply = await self._inner.call(action, params)
             except V3Error as exc:
-                if exc.code != RATE_LIMITED:
+                if not throttled(exc.code):
                     self._quota.answered(action)
                     raise
                 self.rate_limited += 1
