@@ -78,3 +78,14 @@ async def postgres_url(postgres_server: str) -> AsyncIterator[str]:
         yield with_schema(postgres_server, schema)
     finally:
         await drop_schema(postgres_server, schema)
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_server: str) -> Iterator[str]:
+    """postgres_url for tests that are not coroutines (real processes share it)."""
+    with ThreadPoolExecutor(1) as thread:
+        schema = thread.submit(asyncio.run, create_schema(postgres_server)).result()
+        try:
+            yield with_schema(postgres_server, schema)
+        finally:
+            thread.submit(asyncio.run, drop_schema(postgres_server, schema)).result()

@@ -34,6 +34,7 @@ from proxy.store.rows import journal_entry as _journal_entry
 from proxy.store.schema import MIGRATIONS, SCHEMA_VERSION, newer_schema_message
 
 _ESC = "\x01"
+_PING_TIMEOUT_S = 2.0  # readiness answers within this even while the server is unreachable
 _MIGRATION_LOCK = 0x7631_7072_6F78  # pg_advisory_xact_lock key: one migrator at a time per database
 
 _RETURNING_JOURNAL = f" RETURNING {JOURNAL_COLUMNS}"
@@ -114,11 +115,11 @@ class PostgresFaceStore:
         self._closed = False
 
     @asynccontextmanager
-    async def _conn(self) -> AsyncIterator[Conn]:
+    async def _conn(self, timeout: float | None = None) -> AsyncIterator[Conn]:
         if self._closed:
             raise StoreError(f"store {self._where} is closed")
         try:
-            async with self._pool.acquire() as conn:
+            async with self._pool.acquire(timeout=timeout) as conn:
                 yield conn
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"store {self._where} unavailable: {type(exc).__name__}: {exc}") from exc
@@ -352,8 +353,8 @@ class PostgresFaceStore:
 
     async def ping(self) -> bool:
         try:
-            async with self._conn() as conn:
-                return bool(await conn.fetchval("SELECT 1", timeout=2.0) == 1)
+            async with self._conn(timeout=_PING_TIMEOUT_S) as conn:
+                return bool(await conn.fetchval("SELECT 1", timeout=_PING_TIMEOUT_S) == 1)
         except Exception:
             return False
 
