@@ -115,11 +115,11 @@ class PostgresFaceStore:
         self._closed = False
 
     @asynccontextmanager
-    async def _conn(self, timeout: float | None = None) -> AsyncIterator[Conn]:
+    async def _conn(self, acquire_within_s: float | None = None) -> AsyncIterator[Conn]:
         if self._closed:
             raise StoreError(f"store {self._where} is closed")
         try:
-            async with self._pool.acquire(timeout=timeout) as conn:
+            async with self._pool.acquire(timeout=acquire_within_s) as conn:
                 yield conn
         except _UNAVAILABLE as exc:
             raise StoreUnavailable(f"store {self._where} unavailable: {type(exc).__name__}: {exc}") from exc
@@ -353,7 +353,7 @@ class PostgresFaceStore:
 
     async def ping(self) -> bool:
         try:
-            async with self._conn(timeout=_PING_TIMEOUT_S) as conn:
+            async with self._conn(acquire_within_s=_PING_TIMEOUT_S) as conn:
                 return bool(await conn.fetchval("SELECT 1", timeout=_PING_TIMEOUT_S) == 1)
         except Exception:
             return False
