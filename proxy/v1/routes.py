@@ -143,7 +143,10 @@ async def _expect(request: web.Request) -> web.StreamResponse | None:
 async def _continue(request: web.Request) -> None:
     """Send ``100 Continue`` now that the request passed every check made without its body."""
     if request.version == HttpVersion11 and request.headers.get("Expect", "").lower() == "100-continue":
-        await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        try:
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        except ConnectionError:
+            raise ClientGone("hung up before 100 Continue") from None
 
 
 def _request_id(request: web.Request) -> str:

@@ -13,7 +13,8 @@ process runs out of file descriptors. `GuardedRunner` serves an app with `Guarde
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,12 +183,37 @@ def _peer(handler: RequestHandler) -> str:
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else ""
 
 
+# The one path shape the v1 routes serve; an ``Expect`` on any other request is answered here, so aiohttp's
+# default expect handling (``100 Continue`` before a 404, a plain-text 417) never runs.
+_V1_PATH = re.compile(r"/face/[^/]+")
+
+
+def _expect_guarded(handler: Callable[[BaseRequest], Awaitable[web.StreamResponse]]) -> Any:
+    async def handle(request: BaseRequest) -> web.StreamResponse:
+        expect = request.headers.get("Expect")
+        if expect is not None:
+            if expect.lower() != "100-continue":
+                return _v1_answer(417, 3, "bad request: unsupported Expect header (only 100-continue)")
+            if request.method != "POST" or not _V1_PATH.fullmatch(request.path):
+                return _v1_answer(404, 3, "bad request: unknown path (v1 serves POST /face/<op>)")
+        return await handler(request)
+
+    return handle
+
+
+def _v1_answer(status: int, code: int, message: str) -> web.StreamResponse:
+    response = render_error(V1Error(code, message))
+    response.set_status(status)
+    response.force_close()  # the body (if any) is not read
+    return response
+
+
 class GuardedServer(Server):
     """An aiohttp Server whose connections are `GuardedRequestHandler`s sharing one `Guard`."""
 
     def __init__(self, template: Server, guard: Guard) -> None:
         super().__init__(
-            template.request_handler,
+            _expect_guarded(template.request_handler),
             request_factory=template.request_factory,
             handler_cancellation=template.handler_cancellation,
             loop=template._loop,
