@@ -23,6 +23,8 @@ from proxy.handlers.context import PersonLocks, Services
 from proxy.handlers.ops import OPS, Op, run_op
 from proxy.limits.backends import Limits, open_limits
 from proxy.metrics import Metrics, observed
+from proxy.migration.engine import MigrationEngine
+from proxy.migration.metrics import MigrationMetrics
 from proxy.settings import Settings
 from proxy.store import PoolOptions, open_store
 from proxy.store.base import FaceStore
@@ -37,7 +39,9 @@ from proxy.v1.routes import (
     V1_CUT,
     V1_TENANT,
     Authenticator,
+    Inbound,
     InboundLimits,
+    Verbatim,
     error_middleware,
     new_request_id,
     v1_routes,
@@ -96,6 +100,7 @@ PROCESS_SHARE = web.AppKey("process_share", float)  # this process's part of the
 BODY_BUDGET = web.AppKey("body_budget", BodyBudget)
 METRICS = web.AppKey("metrics", Metrics)
 SESSION = web.AppKey("v3_session", aiohttp.ClientSession)
+MIGRATION = web.AppKey("migration", MigrationEngine)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _GOOD_REQUEST_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?")
@@ -121,12 +126,18 @@ def _authenticator(app: web.Application) -> Authenticator:
     return authenticate
 
 
-def _server(holder: RuntimeHolder) -> Callable[[Op[Any, Any], V1Call], Awaitable[V1Result]]:
-    """Runs one parsed v1 call with the current runtime (read per request: reloads swap it)."""
+def _server(
+    holder: RuntimeHolder, engine: MigrationEngine
+) -> Callable[[Op[Any, Any], V1Call, Inbound], Awaitable[V1Result | Verbatim]]:
+    """Runs one parsed v1 call with the current runtime (read per request: reloads swap it); with a legacy
+    backend configured, the migration engine decides which backend answers."""
 
-    def serve(op: Op[Any, Any], call: V1Call) -> Awaitable[V1Result]:
-        services = holder.current.services
-        return run_op(op, call.request, services, services.scope(call.target))
+    def serve(op: Op[Any, Any], call: V1Call, inbound: Inbound) -> Awaitable[V1Result | Verbatim]:
+        runtime = holder.current
+        if runtime.settings.migration.legacy is None:
+            services = runtime.services
+            return run_op(op, call.request, services, services.scope(call.target))
+        return engine.serve(op, call, inbound)
 
     return serve
 
@@ -252,6 +263,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         opened.push_async_callback(limits.close)
         app[SESSION] = session
         app[RUNTIME].swap(build_runtime(compiled, session=session, store=store, metrics=app[METRICS], limits=limits))
+        await app[MIGRATION].start()
+        opened.push_async_callback(app[MIGRATION].close)
         yield
 
 
@@ -274,10 +287,13 @@ def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> we
     app[BODY_BUDGET] = budget = BodyBudget(settings.limits.body_budget_bytes)
     app.cleanup_ctx.append(_services)
     holder = app[RUNTIME] = RuntimeHolder()
+    engine = app[MIGRATION] = MigrationEngine(
+        lambda: (holder.current.settings, holder.current.services), MigrationMetrics(app[METRICS].registry)
+    )
     app.add_routes(
         v1_routes(
             ops=OPS,
-            serve=_server(holder),
+            serve=_server(holder, engine),
             authenticate=partial(_authenticator, app),
             limits=lambda: holder.current.inbound,
             budget=budget,
@@ -318,6 +334,7 @@ def legacy_runner(app: web.Application, **kwargs: Any) -> GuardedRunner:
 __all__ = [
     "BODY_BUDGET",
     "METRICS",
+    "MIGRATION",
     "RUNTIME",
     "SESSION",
     "SETTINGS",

@@ -324,6 +324,109 @@ class Shadow(_Frozen):
     ready_min_comparisons: int = Field(1000, ge=1)
 
 
+# The staged migration's route grammar (the router, proxy.migration.routes, reads the same strings).
+V1_OPS = frozenset(
+    {
+        "newperson", "delperson", "addface", "delface", "setinfo", "getinfo", "getgroupids",
+        "getpersonids", "getfaceids", "getfaceinfo", "verify", "identify", "compare",
+    }
+)  # fmt: skip
+_ROUTE = re.compile(r"(v1|shadow|v3)|canary\s*:?\s*(\d{1,3}(?:\.\d{1,2})?)\s*%?")
+
+
+def normal_route(text: str) -> str:
+    """A route in its one spelling: ``v1``, ``shadow``, ``v3`` or ``canary N%``; ValueError otherwise."""
+    match = _ROUTE.fullmatch(text.strip().lower())
+    if match is None:
+        raise ValueError(f"a route is v1, shadow, canary N% or v3, not {text!r}")
+    if match.group(1):
+        return match.group(1)
+    percent = float(match.group(2))
+    if percent > 100:
+        raise ValueError(f"a canary percentage is 0..100, not {percent:g}")
+    return f"canary {percent:g}%"
+
+
+class LegacyBackend(_Frozen):
+    """The legacy v1 service the v1 side of a migration reaches (the app's requests go there verbatim)."""
+
+    endpoint: str = Field(pattern=r"^https?://[^/?#\s]+/?$")  # scheme://host[:port]
+    connect_timeout: float = Field(3.0, gt=0)
+    read_timeout: float = Field(10.0, gt=0)
+
+
+class MigrationTenant(_Frozen):
+    """One tenant's routes: the tenant's route, per-op overrides, and whether v1 still gets writes in v3."""
+
+    route: str = "v3"
+    ops: dict[str, str] = Field(default_factory=dict)
+    retire_v1: bool = False
+
+    @field_validator("route")
+    @classmethod
+    def _route(cls, value: str) -> str:
+        return normal_route(value)
+
+    @field_validator("ops")
+    @classmethod
+    def _ops(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - V1_OPS)
+        if unknown:
+            raise ValueError(f"unknown v1 op(s) {', '.join(unknown)}; ops are {', '.join(sorted(V1_OPS))}")
+        return {op: normal_route(route) for op, route in value.items()}
+
+
+class Outbox(_Frozen):
+    """Replays of writes owed to the other backend: retries with exponential backoff, surviving restarts."""
+
+    retry_base_s: float = Field(0.5, gt=0)
+    retry_max_s: float = Field(60.0, gt=0)
+    max_attempts: int = Field(100, ge=1)  # then the entry is failed (kept, counted, logged)
+    batch: int = Field(50, ge=1, le=1000)
+    poll_s: float = Field(0.2, gt=0)
+
+
+class Migration(_Frozen):
+    """Staged migration: per tenant x op routes v1 | shadow | canary N% | v3, and the legacy backend."""
+
+    legacy: LegacyBackend | None = None
+    default_route: str = "v3"
+    tenants: dict[str, MigrationTenant] = Field(default_factory=dict)
+    outbox: Outbox = Outbox()
+
+    @field_validator("default_route")
+    @classmethod
+    def _default_route(cls, value: str) -> str:
+        return normal_route(value)
+
+    @field_validator("tenants", mode="before")
+    @classmethod
+    def _tenant_keys(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _needs_legacy(self) -> Migration:
+        if self.legacy is None:
+            uses_v1 = [self.default_route] + [t.route for t in self.tenants.values()]
+            uses_v1 += [r for t in self.tenants.values() for r in t.ops.values()]
+            if any(r != "v3" for r in uses_v1):
+                raise ValueError("routes other than v3 need migration.legacy.endpoint (the legacy v1 service)")
+        return self
+
+    def route(self, appid: str, op: str) -> str:
+        """The route of one tenant's op (normal spelling): the op override, else the tenant's, else the default."""
+        tenant = self.tenants.get(appid)
+        if tenant is None:
+            return self.default_route
+        return tenant.ops.get(op, tenant.route)
+
+    def retire_v1(self, appid: str) -> bool:
+        tenant = self.tenants.get(appid)
+        return tenant.retire_v1 if tenant is not None else False
+
+
 class Settings(_Frozen):
     listen: Listen = Listen()
     admin: Admin = Admin()
@@ -340,6 +443,7 @@ class Settings(_Frozen):
     errors: Errors = Errors()
     logging: Logging = Logging()
     shadow: Shadow = Shadow()
+    migration: Migration = Migration()
 
     @model_validator(mode="after")
     def _unique(self) -> Settings:
@@ -354,6 +458,9 @@ class Settings(_Frozen):
         if self.admin.port and self.admin.port == self.listen.port:
             raise ValueError(f"admin.port different from listen.port (both {self.listen.port})")
         self._isolation()
+        strangers = sorted(set(self.migration.tenants) - set(appids))
+        if strangers:
+            raise ValueError(f"migration.tenants names appids that are not tenants: {', '.join(strangers)}")
         return self
 
     def _isolation(self) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from proxy.app import RUNTIME
+from proxy.app import MIGRATION, RUNTIME
 from proxy.translate.v3api import GET_GROUP_LIST
 from proxy.v3.errors import V3Error
 
@@ -63,6 +63,10 @@ async def readiness(
     checks.append(Check("store", store_ok, detail))
     cred = runtime.compiled.credential
     checks.append(Check("v3_credentials", bool(cred.secret_id and cred.secret_key)))
+    engine = app.get(MIGRATION)
+    legacy = await engine.legacy_ready() if engine is not None else None
+    if legacy is not None:  # the v1 side of a staged migration
+        checks.append(Check("legacy_v1", legacy[0], legacy[1]))
     probe = await upstream(app)
     if probe is not None:
         checks.append(probe)

@@ -106,6 +106,10 @@ class V1Form:
         )
 
 
+BODY: web.RequestKey[bytes] = web.RequestKey("v1_body", bytes)
+"""The body bytes as received, once read (the staged migration forwards them verbatim to the legacy backend)."""
+
+
 def _invalid(message: str) -> V1Error:
     return V1Error(21, f"invalid parameter: {message}")
 
@@ -260,7 +264,9 @@ async def _read_all(request: web.Request, max_body_bytes: int, pace: BodyPace) -
         if size > max_body_bytes:
             raise _too_large(max_body_bytes)
         chunks.append(chunk)
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request[BODY] = body
+    return body
 
 
 def _boundary(content_type: str) -> bytes:

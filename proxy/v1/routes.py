@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 import structlog
@@ -24,7 +24,7 @@ from proxy.domain.requests import V1Call, V1Request
 from proxy.v1.admission import BodyBudget, TenantSlots
 from proxy.v1.auth import SignatureClaims, check_target
 from proxy.v1.errors import V1Error
-from proxy.v1.form import UNPACED, BodyPace, BodyTooSlow, ClientGone, V1Form, declared_length, read_form
+from proxy.v1.form import BODY, UNPACED, BodyPace, BodyTooSlow, ClientGone, V1Form, declared_length, read_form
 from proxy.v1.render import render_error, render_result
 from proxy.v1.requests import build_target, unknown_op
 from proxy.v1.results import V1Result
@@ -55,6 +55,27 @@ P = TypeVar("P", bound=Parser)
 def new_request_id() -> str:
     """A fresh request id: 32 hex digits (an id, not a secret: no system call for it)."""
     return f"{random.getrandbits(128):032x}"
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """The request as the app sent it: what a verbatim passthrough to the legacy backend forwards."""
+
+    path: str
+    body: bytes = field(repr=False)
+    content_type: str
+    authorization: str | None = field(repr=False)
+    host: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Verbatim:
+    """A reply to send back exactly as the legacy backend gave it; ``code`` is its v1 code (for logs/metrics)."""
+
+    status: int
+    body: bytes = field(repr=False)
+    content_type: str
+    code: int
 
 
 class Authenticator(Protocol):
@@ -88,13 +109,14 @@ HTTP_ERRORS: Mapping[int, tuple[int, str]] = {
 def v1_routes(
     *,
     ops: Mapping[str, P],
-    serve: Callable[[P, V1Call], Awaitable[V1Result]],
+    serve: Callable[[P, V1Call, Inbound], Awaitable[V1Result | Verbatim]],
     authenticate: Callable[[], Authenticator],
     limits: Callable[[], InboundLimits],
     budget: BodyBudget | None = None,
     slots: TenantSlots | None = None,
 ) -> list[web.RouteDef]:
-    """The v1 routes: `ops` by name, `serve` runs one parsed call of one of them.
+    """The v1 routes: `ops` by name, `serve` runs one parsed call of one of them (given the request as sent;
+    it answers a typed result, or a `Verbatim` reply from the legacy backend).
 
     ``authenticate`` and ``limits`` are called per request (config reloads).
     """
@@ -112,9 +134,7 @@ def v1_routes(
         claims = await authenticate()(request.headers.get("Authorization"))
         request[V1_TENANT] = claims.appid
         with slots.hold(claims.appid, limit=bounds.max_inflight_per_tenant):
-            async with budget.reserve(
-                bounds.max_body_bytes if length is None else length, wait_s=bounds.budget_wait_s
-            ):
+            async with budget.reserve(bounds.max_body_bytes if length is None else length, wait_s=bounds.budget_wait_s):
                 await _continue(request)
                 form = await read_form(
                     request, max_body_bytes=bounds.max_body_bytes, max_fields=bounds.max_fields, pace=bounds.pace
@@ -123,7 +143,19 @@ def v1_routes(
                 check_target(claims, appid=target.appid, bucket=target.bucket)
                 call = V1Call(op=op_name, target=target, request=op.parse(form))
                 request[V1_CALL] = call
-                result = await serve(op, call)
+                inbound = Inbound(
+                    path=request.path,
+                    body=request.get(BODY, b""),
+                    content_type=request.headers.get("Content-Type", ""),
+                    authorization=request.headers.get("Authorization"),
+                    host=request.headers.get("Host"),
+                )
+                result = await serve(op, call, inbound)
+        if isinstance(result, Verbatim):
+            request[V1_CODE] = result.code
+            response = web.Response(body=result.body, status=result.status)
+            response.headers["Content-Type"] = result.content_type
+            return response
         request[V1_CODE] = 0
         return render_result(result)
 

@@ -39,7 +39,7 @@ from proxy.v1.results import (
     V1Result,
     VerifyResult,
 )
-from proxy.v1.routes import V1_CALL, V1_CODE, Authenticator, InboundLimits, error_middleware, v1_routes
+from proxy.v1.routes import V1_CALL, V1_CODE, Authenticator, Inbound, InboundLimits, error_middleware, v1_routes
 
 APPID = "1250000000"
 KEY = LegacyKey(appid=APPID, secret_id="AKIDlegacy", secret_key="legacy-secret")
@@ -74,9 +74,10 @@ class Harness:
         self.replay = LocalReplayGuard()
         self.fail_with: BaseException | None = None
 
-    async def serve(self, op: Op[Any, Any], call: V1Call) -> V1Result:
+    async def serve(self, op: Op[Any, Any], call: V1Call, inbound: Inbound) -> V1Result:
         """The route's `serve`: records the parsed call, answers the op's canned result."""
         assert op is OPS[call.op]
+        assert inbound.path == f"/face/{call.op}" and inbound.body  # the body as sent, for a passthrough
         self.calls.append(call)
         if self.fail_with is not None:
             raise self.fail_with
