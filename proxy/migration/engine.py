@@ -54,6 +54,8 @@ from proxy.settings import Settings
 from proxy.translate.scope import Scope
 from proxy.v1.routes import Inbound, Verbatim
 
+SHADOW_WAIT_S = 5.0  # a shadowed read waits this long at most for the person's writes owed to v3
+SHADOW_POLL_S = 0.02
 log = structlog.get_logger("proxy.migration")
 
 
@@ -68,6 +70,7 @@ class ShadowPair:
     v3_result: V1Result | None  # None when v3 refused (then v3_error says how)
     v3_error: V1Error | None
     known_in_v3: bool  # whether the proxy knew the subject to be in v3 (else a miss is expected)
+    v3_behind: bool  # a write of this person was still owed to v3 when v3 answered (a difference is expected)
     v1_seconds: float
     v3_seconds: float
 
@@ -318,7 +321,18 @@ class MigrationEngine:
         known: bool,
         v1_seconds: float,
     ) -> None:
-        """The shadow path: the same request on v3, then both answers to every observer (the comparator hook)."""
+        """The shadow path: the same request on v3, then both answers to every observer (the comparator hook).
+
+        While a write of the person is still owed to v3, the v3 call waits for it (up to SHADOW_WAIT_S), so
+        that v3 is compared on the same data; ``v3_behind`` says when it did not arrive in time."""
+        person_id, _ = _subjects(call.request)
+        behind = False
+        if person_id is not None:
+            for _ in range(round(SHADOW_WAIT_S / SHADOW_POLL_S)):
+                behind = await self._fresh_side(services, scope, person_id) is Side.V1
+                if not behind:
+                    break
+                await asyncio.sleep(SHADOW_POLL_S)
         started = time.perf_counter()
         result: V1Result | None = None
         error: V1Error | None = None
@@ -340,6 +354,7 @@ class MigrationEngine:
             v3_result=result,
             v3_error=error,
             known_in_v3=known,
+            v3_behind=behind,
             v1_seconds=v1_seconds,
             v3_seconds=time.perf_counter() - started,
         )
