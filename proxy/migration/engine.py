@@ -35,7 +35,7 @@ from proxy.domain.requests import DelFace, GetFaceInfo, V1Call
 from proxy.domain.results import AddFaceResult, FaceInfo, GetFaceInfoResult, NewPersonResult, V1Result
 from proxy.handlers.context import Services
 from proxy.handlers.ops import Op, run_op
-from proxy.migration import outbox
+from proxy.migration import outbox, scoretap
 from proxy.migration.legacy import LegacyClient, LegacyUnreachable, unreachable_error
 from proxy.migration.metrics import MigrationMetrics
 from proxy.migration.routes import (
@@ -71,6 +71,7 @@ class ShadowPair:
     v3_error: V1Error | None
     known_in_v3: bool  # whether the proxy knew the subject to be in v3 (else a miss is expected)
     v3_behind: bool  # a write of this person was still owed to v3 when v3 answered (a difference is expected)
+    v3_raw_scores: tuple[float, ...]  # the raw v3 Scores behind v3_result's scores (scoretap), in order
     v1_seconds: float
     v3_seconds: float
 
@@ -337,7 +338,8 @@ class MigrationEngine:
         result: V1Result | None = None
         error: V1Error | None = None
         try:
-            result = await run_op(op, call.request, services, scope)
+            with scoretap.capturing() as raw_scores:
+                result = await run_op(op, call.request, services, scope)
             outcome = "ok"
         except V1Error as exc:
             error, outcome = exc, str(exc.code)
@@ -355,6 +357,7 @@ class MigrationEngine:
             v3_error=error,
             known_in_v3=known,
             v3_behind=behind,
+            v3_raw_scores=tuple(raw_scores) if result is not None else (),
             v1_seconds=v1_seconds,
             v3_seconds=time.perf_counter() - started,
         )
