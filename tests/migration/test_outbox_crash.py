@@ -27,6 +27,7 @@ from proxy.store import open_store
 from proxy.translate.scope import Scope
 
 APP = LegacyApp("1250000021", "AKIDcrash", "key-crash")
+LEGACY_SESSION = re.compile(r"[0-9a-f]{32}")
 READY = re.compile(r"v1proxy listening on http://([\d.]+:\d+)")
 BURST = 24
 KILL_AFTER = 14
@@ -116,11 +117,26 @@ def test_outbox_survives_sigkill_mid_burst(tmp_path: Path) -> None:
             # the kill left writes owed to v3, durable in the store
             assert asyncio.run(_outbox_open(store_url)) > 0
             assert len(v3.emulator.state.persons) < len(answered)
-            with proxy_process(config):
+            with proxy_process(config) as (proc, address):
                 deadline = time.monotonic() + 60
                 while asyncio.run(_outbox_open(store_url)) and time.monotonic() < deadline:
                     time.sleep(0.1)
-            assert asyncio.run(_outbox_open(store_url)) == 0
+                assert asyncio.run(_outbox_open(store_url)) == 0
+                # SIGHUP moves the tenant to v3 in the running process: v3 now answers the same people
+                Conf._Conf__SERVICE_ADDR = address
+                client = Client(APP.appid, APP.secret_id, APP.secret_key, "bkt")
+                assert LEGACY_SESSION.fullmatch(client.face_getinfo(answered[0])["data"]["session_id"])
+                settings = yaml.safe_load(config.read_text())
+                settings["migration"]["tenants"][APP.appid]["route"] = "v3"
+                config.write_text(yaml.safe_dump(settings))
+                proc.send_signal(signal.SIGHUP)
+                for _ in range(100):
+                    reply = client.face_getinfo(answered[0])
+                    if not LEGACY_SESSION.fullmatch(reply["data"]["session_id"]):
+                        break
+                    time.sleep(0.05)
+                assert reply["code"] == 0 and reply["data"]["person_id"] == answered[0]
+                assert not LEGACY_SESSION.fullmatch(reply["data"]["session_id"])  # answered by v3
         finally:
             Conf._Conf__SERVICE_ADDR = original
         scope = Scope.of(APP.appid, "bkt")
