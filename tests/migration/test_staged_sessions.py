@@ -254,3 +254,15 @@ def test_face_ids_minted_by_v1_keep_working_once_v3_answers(world: StagedWorld) 
     assert world.outbox_failures() == failures
     assert [f.face_id for f in world.legacy_person(RETIRE_APP, "fid-ann").faces] == [first]  # v1 deleted the same face
     assert len(ok(client.face_getfaceids("fid-ann"))["face_ids"]) == 1
+
+
+def test_an_op_can_stay_behind_on_its_own_route(world: StagedWorld) -> None:
+    client = RETIRE_APP.client()
+    world.route(RETIRE_APP, "shadow")
+    ok(client.face_newperson("op-ann", ["op-g"], CIBuffer(subject_photo(1, 0))))
+    world.drain()
+    world.route(RETIRE_APP, "v3", ops={"identify": "v1"})
+    identified = ok(client.face_identify("op-g", CIBuffer(subject_photo(1, 1))))
+    assert LEGACY_SESSION.fullmatch(identified["session_id"])  # identify stays on v1
+    verified = ok(client.face_verify("op-ann", CIBuffer(subject_photo(1, 1))))
+    assert not LEGACY_SESSION.fullmatch(verified["session_id"])  # the rest of the tenant is on v3
