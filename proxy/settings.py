@@ -384,6 +384,8 @@ class Outbox(_Frozen):
     max_attempts: int = Field(100, ge=1)  # then the entry is failed (kept, counted, logged)
     batch: int = Field(50, ge=1, le=1000)
     poll_s: float = Field(0.2, gt=0)
+    # a replayer holds the entries it took this long; after a crash, another process takes them once it ran out
+    lease_s: float = Field(30.0, gt=0)
 
 
 class Migration(_Frozen):

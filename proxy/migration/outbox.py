@@ -44,7 +44,6 @@ from proxy.v1.auth import LegacyKey
 
 KIND: JournalKind = "outbox"
 FACEMAP_OP = "facemap"
-LEASE_S = 60.0
 RETRYABLE_CODES = frozenset({15, 107, 108, 213})
 IDEMPOTENT = {"newperson": -1302, "delperson": -1303}
 log = structlog.get_logger("proxy.migration.outbox")
@@ -145,7 +144,7 @@ class Replayer:
         self._metrics = metrics
         self._clock = clock
         self._wake = asyncio.Event()
-        self._lease = Lease(owner=f"outbox-{os.getpid()}-{id(self):x}", seconds=LEASE_S)
+        self._owner = f"outbox-{os.getpid()}-{id(self):x}"
 
     def wake(self) -> None:
         self._wake.set()
@@ -167,9 +166,9 @@ class Replayer:
         """Replay one batch of due entries; True when there was any."""
         settings, services = self._runtime()
         now = self._clock()
-        entries = await services.store.journal_due(
-            KIND, now=now, limit=settings.migration.outbox.batch, lease=self._lease
-        )
+        outbox = settings.migration.outbox
+        lease = Lease(owner=self._owner, seconds=outbox.lease_s)
+        entries = await services.store.journal_due(KIND, now=now, limit=outbox.batch, lease=lease)
         for entry in entries:
             await self._work(entry, settings, services)
         await self.observe_depth(services)
@@ -212,7 +211,7 @@ class Replayer:
         self, services: Services, entry: JournalEntry, state: Any, error: str | None, retry_at: float | None
     ) -> None:
         await services.store.journal_complete(
-            entry.entry_id, state, now=self._clock(), error=error, retry_at=retry_at, owner=self._lease.owner
+            entry.entry_id, state, now=self._clock(), error=error, retry_at=retry_at, owner=self._owner
         )
 
     async def _waits_for_older(self, services: Services, entry: JournalEntry) -> bool:

@@ -80,7 +80,7 @@ def test_outbox_survives_sigkill_mid_burst(tmp_path: Path) -> None:
                     "migration": {
                         "legacy": {"endpoint": legacy.url},
                         "tenants": {APP.appid: {"route": "shadow"}},
-                        "outbox": {"retry_base_s": 0.05, "retry_max_s": 0.5, "poll_s": 0.05},
+                        "outbox": {"retry_base_s": 0.05, "retry_max_s": 0.5, "poll_s": 0.05, "lease_s": 2},
                     },
                 }
             )
