@@ -15,7 +15,7 @@ from rich.console import Console
 
 from proxy import eventloop, logs
 from proxy.app import build_runtime
-from proxy.backfill.checkpoints import Checkpoints, store_checkpoints
+from proxy.backfill.checkpoints import Checkpoints, JournalCheckpoints
 from proxy.backfill.enrol import Enroller, Outcome
 from proxy.backfill.feedback import BarFeedback, Feedback, LineFeedback, summary_table
 from proxy.backfill.index import ManifestIndex
@@ -144,7 +144,7 @@ async def _backfill(args: argparse.Namespace, compiled: Compiled) -> int:
             print(f"--retry-failed {args.retry_failed}: {counts.items} items of {counts.persons} persons")
         v3 = QuotaV3Client(services.v3, AimdQuota(args.qps))
         ops = LiveOps(dataclasses.replace(services, v3=v3))
-        checkpoints: Checkpoints = store_checkpoints(store)
+        checkpoints: Checkpoints = JournalCheckpoints(store)
         stop = _StopOnSignal()
         enroller = Enroller(
             ops=ops, checkpoints=checkpoints, image_path=rules.image_path, stopping=stop.requested,
