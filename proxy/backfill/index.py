@@ -18,7 +18,7 @@ from proxy.backfill.manifest import GROUP_SEPARATOR, ManifestRow, RowProblem
 from proxy.translate.faces import PERSON_FACE_LIMIT
 
 INSERT_BATCH = 2000
-CACHE_KIB = 4096  # SQLite's page cache for the index: the index's whole memory, whatever its size
+CACHE_KIB = 1024
 
 _SCHEMA = (
     """CREATE TABLE row (
