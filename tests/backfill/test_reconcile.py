@@ -18,6 +18,7 @@ from proxy.backfill.manifest import ManifestRow
 from proxy.config import load_compiled
 from proxy.domain.requests import AddFace, ImageSource, NewPerson, Target
 from proxy.handlers.ops import ADDFACE, NEWPERSON
+from proxy.limits.backends import open_limits
 from proxy.metrics import Metrics
 from proxy.store import open_store
 from tests.backfill.conftest import APPID, BUCKET, Bench
@@ -49,8 +50,10 @@ def in_process(bench: Bench, scenario: Scenario) -> Any:
     async def go() -> Any:
         session = aiohttp.ClientSession()
         store = await open_store(f"sqlite:///{bench.store}")
+        limits = open_limits(None, compiled.quota)
         try:
-            services = build_runtime(compiled, session=session, store=store, metrics=Metrics()).services
+            runtime = build_runtime(compiled, session=session, store=store, metrics=Metrics(), limits=limits)
+            services = runtime.services
             ops = LiveOps(dataclasses.replace(services))
             checkpoints = JournalCheckpoints(store)
             enroller = Enroller(ops=ops, checkpoints=checkpoints, image_path=Path, stopping=lambda: False)
@@ -58,6 +61,7 @@ def in_process(bench: Bench, scenario: Scenario) -> Any:
         finally:
             await session.close()
             await store.close()
+            await limits.close()
 
     return bench.loop.run(go())
 
