@@ -261,6 +261,8 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             replay_capacity_per_tenant=compiled.settings.limits.replay_capacity_per_tenant,
         )
         opened.push_async_callback(limits.close)
+        if limits.warm_up is not None and not await limits.warm_up():
+            log.warning("redis.unreachable", during="start", url=compiled.redis.url if compiled.redis else "")
         app[SESSION] = session
         app[RUNTIME].swap(build_runtime(compiled, session=session, store=store, metrics=app[METRICS], limits=limits))
         await app[MIGRATION].start()

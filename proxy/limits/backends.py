@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from proxy.limits.quota import LocalSlotBook, Priority, QuotaPlan, UpstreamQuota
-from proxy.limits.redis_backend import Breaker, RedisConfig, RedisReplayGuard, RedisSlotBook, connect
+from proxy.limits.redis_backend import Breaker, RedisConfig, RedisReplayGuard, RedisSlotBook, connect, warm_up
 from proxy.limits.replay import LocalReplayGuard, ReplayGuard
 
 
@@ -22,6 +22,7 @@ class Limits:
     quota: UpstreamQuota
     shared: bool  # True: in Redis, shared by every worker and replica
     close: Callable[[], Awaitable[None]] = _nothing
+    warm_up: Callable[[], Awaitable[bool]] | None = None  # connect ahead of traffic (shared limits only)
 
 
 def open_limits(
@@ -58,4 +59,5 @@ def open_limits(
         ),
         shared=True,
         close=close,
+        warm_up=lambda: warm_up(client),
     )

@@ -8,6 +8,7 @@ fails closed (ReplayStoreUnavailable) and the quota falls back to this process's
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,16 +54,30 @@ class RedisConfig:
     cooldown_s: float = 1.0
 
 
+POOL_SIZE = 8  # connections per process: a burst of requests queues for them instead of opening dozens at once
+
+
 def connect(config: RedisConfig) -> aioredis.Redis:
-    """A lazily connecting client (nothing is sent until the first command)."""
-    client: aioredis.Redis = aioredis.Redis.from_url(
+    """A lazily connecting client (nothing is sent until the first command) on a small blocking pool."""
+    pool = aioredis.BlockingConnectionPool.from_url(
         config.url,
         password=config.password,
+        max_connections=POOL_SIZE,
+        timeout=config.timeout_s,  # waiting for a free connection counts as Redis not answering
         socket_timeout=config.timeout_s,
         socket_connect_timeout=config.timeout_s,
         health_check_interval=30,
     )
-    return client
+    return aioredis.Redis(connection_pool=pool)
+
+
+async def warm_up(client: aioredis.Redis) -> bool:
+    """Open the pool's connections before traffic arrives (best effort: False when Redis does not answer)."""
+    try:
+        await asyncio.gather(*(client.ping() for _ in range(POOL_SIZE)))
+    except _FAILURES:
+        return False
+    return True
 
 
 class Breaker:

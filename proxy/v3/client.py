@@ -112,7 +112,7 @@ class V3Client:
     """Calls v3 actions; one instance per process, sharing the process's pooled session.
 
     With a `quota`, every call first takes a slot of its interface group's budget, waiting at most
-    `quota_wait_s`; a v3 RequestLimitExceeded is sent again (after a jittered pause and a new slot)
+    `quota_wait_s`; a v3 RequestLimitExceeded is sent again (after a jittered pause, keeping its slot)
     while that same deadline allows. No slot in time: V3Error ProxyUpstream.QuotaExhausted (v1 15).
     """
 
@@ -197,21 +197,24 @@ class V3Client:
         return reply
 
     async def _admitted(self, action: str, params: Mapping[str, Any]) -> V3Reply:
-        """Send within the upstream quota: a slot first, throttled answers retried until the deadline."""
+        """Send within the upstream quota: a slot first, throttled answers retried until the deadline.
+
+        A throttled try was not executed (nor counted) by v3, so its retry keeps the slot it had: it
+        goes again after a jittered, growing pause rather than to the back of the queue."""
         assert self._upstream_quota is not None
         deadline = time.monotonic() + self._quota_wait_s
+        if not await self._upstream_quota.acquire(action, wait_s=deadline - time.monotonic()):
+            raise V3Error(
+                action, UPSTREAM_QUOTA, f"no slot of the upstream quota within {self._quota_wait_s * 1000:.0f} ms"
+            )
         attempt = 0
         while True:
-            if not await self._upstream_quota.acquire(action, wait_s=deadline - time.monotonic()):
-                raise V3Error(
-                    action, UPSTREAM_QUOTA, f"no slot of the upstream quota within {self._quota_wait_s * 1000:.0f} ms"
-                )
             sent = time.perf_counter()
             try:
                 return await self._send(action, params)
             except V3Error as exc:
                 attempt += 1
-                pause = random.uniform(0.5, 1.0) * min(0.025 * 2**attempt, 0.5)
+                pause = random.uniform(0.5, 1.0) * min(0.05 * 2**attempt, 0.5)
                 if not throttled(exc.code) or time.monotonic() + pause >= deadline:
                     raise
                 self._record(action, exc.code, exc.request_id, sent)  # the throttled try, in metrics and logs
