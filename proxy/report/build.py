@@ -32,7 +32,7 @@ def build_report(
         match_threshold=settings.scores.match_threshold,
         calibration_name=spec if isinstance(spec, str) else f"{len(spec)} configured points",
         rows=build_rows(ledger.tallies(), ledger.latencies(), readiness),
-        scatters=build_scatters(ledger.score_pairs(), current.points),
+        scatters=build_scatters(ledger.score_pairs(), current.points, current.match_threshold),
         disagreements=tuple(ledger.disagreements(DISAGREEMENTS_SHOWN)),
         outbox=outbox,
     )
