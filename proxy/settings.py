@@ -316,12 +316,34 @@ class Drain(_Frozen):
     grace_s: float = Field(30.0, gt=0)
 
 
-class Shadow(_Frozen):
-    """Comparison of v1 and v3 answers for tenants in shadow; when the report calls an op ready."""
+class ShadowTenant(_Frozen):
+    # share of this tenant's shadowed reads also run on v3 and compared
+    sample_percent: float = Field(100.0, ge=0, le=100)
 
+
+class Shadow(_Frozen):
+    """Comparison of v1 and v3 answers for tenants in shadow: budget, noise, what is kept, readiness."""
+
+    # share of a shadowed tenant's reads also run on v3 and compared (per tenant: tenants.APPID.sample_percent)
+    sample_percent: float = Field(100.0, ge=0, le=100)
+    tenants: dict[str, ShadowTenant] = Field(default_factory=dict)
+    # at most this many shadow calls per second over all tenants (v3 twins and v1 replays together),
+    # so the shadow never spends the live traffic's v3 quota (about 50 requests/s per interface group)
+    max_calls_per_s: float = Field(10.0, gt=0)
+    # share of compared reads also replayed to v1 a second time, to measure v1's own noise
+    noise_percent: float = Field(5.0, ge=0, le=100)
+    disagreements_kept: int = Field(200, ge=1, le=100_000)  # the latest disagreements, rotating
+    pairs_kept: int = Field(100_000, ge=100, le=10_000_000)  # score pairs per tenant × op, rotating
     # the report's verdict: "ready for canary" at this agreement over at least this many comparisons
     ready_agreement_percent: float = Field(99.5, gt=0, le=100)
     ready_min_comparisons: int = Field(1000, ge=1)
+
+    @field_validator("tenants", mode="before")
+    @classmethod
+    def _appids(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):  # an unquoted appid in YAML is an int
+            return {str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v for k, v in value.items()}
+        return value
 
 
 # The staged migration's route grammar (the router, proxy.migration.routes, reads the same strings).
@@ -457,6 +479,9 @@ class Settings(_Frozen):
         dupes = sorted({i for i in ids if ids.count(i) > 1})
         if dupes:
             raise ValueError(f"each legacy secret_id belongs to one tenant; repeated: {', '.join(dupes)}")
+        unknown = sorted(set(self.shadow.tenants) - set(appids))
+        if unknown:
+            raise ValueError(f"shadow.tenants names appids that are not tenants: {', '.join(unknown)}")
         if self.admin.port and self.admin.port == self.listen.port:
             raise ValueError(f"admin.port different from listen.port (both {self.listen.port})")
         self._isolation()

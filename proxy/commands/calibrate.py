@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from proxy.calibrate.run import Fitted, fit_from_pairs
 from proxy.migration.compare import SCORED_OPS
 from proxy.migration.ledger import StoredPair
 from proxy.migration.ledger_open import open_ledger
-from proxy.settings import SettingsError, config_path, load_settings
+from proxy.settings import Settings, SettingsError, config_path, load_settings
 from proxy.translate.scores import Calibration, calibration_from_config
 
 HELP = "fit a score calibration from stored shadow score pairs and write it as a scores: section"
@@ -55,6 +56,14 @@ def _per_tenant(pairs: list[StoredPair], pooled: Fitted, current: Calibration, h
     return lines
 
 
+async def _pairs(settings: Settings, tenant: str | None, op: str | None) -> list[StoredPair]:
+    ledger = open_ledger(settings.store.url)
+    try:
+        return await ledger.score_pairs(tenant, op)
+    finally:
+        await ledger.close()
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(config_path(args.config))
@@ -68,14 +77,10 @@ def run(args: argparse.Namespace) -> int:
     current = calibration_from_config(spec, settings.scores.match_threshold)
     current_name = spec if isinstance(spec, str) else "the configured points"
     try:
-        ledger = open_ledger(settings.store.url)
+        pairs = [p for p in asyncio.run(_pairs(settings, args.tenant, args.op)) if p.op in SCORED_OPS]
     except ValueError as exc:
         print(f"calibrate: {exc}", file=sys.stderr)
         return 2
-    try:
-        pairs = [p for p in ledger.score_pairs(args.tenant, args.op) if p.op in SCORED_OPS]
-    finally:
-        ledger.close()
     scope = f"tenant {args.tenant or 'all'}, op {args.op or 'verify+compare+identify'}"
     try:
         fitted = fit_from_pairs(pairs, current, args.held_out)

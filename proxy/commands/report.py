@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 from proxy.migration.ledger_open import open_ledger
 from proxy.report.build import build_report, report_json
 from proxy.report.html import render_html
-from proxy.settings import SettingsError, config_path, load_settings
+from proxy.report.model import Report
+from proxy.settings import Settings, SettingsError, config_path, load_settings
 
 HELP = "write the migration report: one self-contained HTML page (or --format json)"
 
@@ -21,6 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=("html", "json"), default="html")
 
 
+async def _build(settings: Settings) -> Report:
+    ledger = open_ledger(settings.store.url)
+    try:
+        return await build_report(settings, ledger)
+    finally:
+        await ledger.close()
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(config_path(args.config))
@@ -28,14 +38,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"report: configuration refused:\n{exc}", file=sys.stderr)
         return 2
     try:
-        ledger = open_ledger(settings.store.url)
+        report = asyncio.run(_build(settings))
     except ValueError as exc:
         print(f"report: {exc}", file=sys.stderr)
         return 2
-    try:
-        report = build_report(settings, ledger)
-    finally:
-        ledger.close()
     if args.format == "json":
         text = json.dumps(report_json(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     else:

@@ -3,6 +3,7 @@ score pairs for calibration and latency histograms, per tenant × op (SQLite; im
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import sqlite3
 import threading
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from proxy.migration.compare import Comparison
 
@@ -137,6 +138,28 @@ _BUMP = {
 }
 
 
+class Ledger(Protocol):
+    """Where comparisons are kept: the store's database (SQLite file or PostgreSQL), own tables."""
+
+    async def record_many(self, observations: Sequence[Observation]) -> None:
+        """Count each comparison; keep the disagreements (rotating) and, against v3, the score pairs."""
+        ...
+
+    async def tallies(self) -> list[Tally]: ...
+
+    async def disagreements(self, limit: int = 50) -> list[Disagreement]:
+        """The latest kept disagreements, newest first."""
+        ...
+
+    async def score_pairs(self, tenant: str | None = None, op: str | None = None) -> list[StoredPair]:
+        """Stored pairs in the order they were kept, optionally of one tenant and/or op."""
+        ...
+
+    async def latencies(self) -> list[LatencyHistogram]: ...
+
+    async def close(self) -> None: ...
+
+
 class SqliteLedger:
     """The comparison ledger on one SQLite file (its own tables beside the store's), thread-safe."""
 
@@ -165,11 +188,7 @@ class SqliteLedger:
             raise
         db.execute("COMMIT")
 
-    def record(self, observation: Observation) -> None:
-        """Count one comparison; keep it if it disagreed, its score pairs if against v3."""
-        self.record_many((observation,))
-
-    def record_many(self, observations: Iterable[Observation]) -> None:
+    def record_many_now(self, observations: Iterable[Observation]) -> None:
         batch = list(observations)
         if not batch:
             return
@@ -226,7 +245,7 @@ class SqliteLedger:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
-    def tallies(self) -> list[Tally]:
+    def tallies_now(self) -> list[Tally]:
         counts: dict[tuple[str, str, str], dict[str, int]] = {}
         for tenant, op, against, kind, count in self._rows(
             "SELECT tenant, op, against, kind, count FROM shadow_tally ORDER BY tenant, op, against, kind"
@@ -239,7 +258,7 @@ class SqliteLedger:
             out.append(Tally(tenant, op, Against(against), agreed + kinds.get(DISAGREED, 0), agreed, by_kind))
         return out
 
-    def disagreements(self, limit: int = 50) -> list[Disagreement]:
+    def disagreements_now(self, limit: int = 50) -> list[Disagreement]:
         rows = self._rows(
             "SELECT at, tenant, op, against, request_hash, control_code, candidate_code, differences, detail "
             "FROM shadow_disagreement ORDER BY id DESC LIMIT ?",
@@ -260,7 +279,7 @@ class SqliteLedger:
             for r in rows
         ]
 
-    def score_pairs(self, tenant: str | None = None, op: str | None = None) -> list[StoredPair]:
+    def score_pairs_now(self, tenant: str | None = None, op: str | None = None) -> list[StoredPair]:
         """Stored pairs in the order they were kept, optionally of one tenant and/or op."""
         sql = "SELECT tenant, op, v1, v3 FROM shadow_score_pair WHERE (? IS NULL OR tenant = ?) "
         sql += "AND (? IS NULL OR op = ?) ORDER BY id"
@@ -269,7 +288,7 @@ class SqliteLedger:
             for t, o, v1, v3 in self._rows(sql, (tenant, tenant, op, op))
         ]
 
-    def latencies(self) -> list[LatencyHistogram]:
+    def latencies_now(self) -> list[LatencyHistogram]:
         hist: dict[tuple[str, str, str], list[int]] = {}
         for tenant, op, side, bucket, count in self._rows(
             "SELECT tenant, op, side, bucket, count FROM shadow_latency ORDER BY tenant, op, side"
@@ -278,6 +297,25 @@ class SqliteLedger:
             counts[int(bucket)] += int(count)
         return [LatencyHistogram(t, o, s, tuple(c)) for (t, o, s), c in hist.items()]
 
-    def close(self) -> None:
+    def close_now(self) -> None:
         with self._lock:
             self._db.close()
+
+    # the Ledger protocol: each call runs the work above in a thread (the connection's lock serialises)
+    async def record_many(self, observations: Sequence[Observation]) -> None:
+        await asyncio.to_thread(self.record_many_now, observations)
+
+    async def tallies(self) -> list[Tally]:
+        return await asyncio.to_thread(self.tallies_now)
+
+    async def disagreements(self, limit: int = 50) -> list[Disagreement]:
+        return await asyncio.to_thread(self.disagreements_now, limit)
+
+    async def score_pairs(self, tenant: str | None = None, op: str | None = None) -> list[StoredPair]:
+        return await asyncio.to_thread(self.score_pairs_now, tenant, op)
+
+    async def latencies(self) -> list[LatencyHistogram]:
+        return await asyncio.to_thread(self.latencies_now)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.close_now)

@@ -14,13 +14,12 @@ import hashlib
 import json
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from proxy.migration.compare import Answer, Comparison, Judge, compare
-from proxy.migration.ledger import Against, Observation, SqliteLedger
+from proxy.migration.ledger import Against, Ledger, Observation
 from proxy.v1.errors import V1Error
 from proxy.v1.render import error_body, result_body
 from proxy.v1.results import V1Result
@@ -78,16 +77,13 @@ class ComparisonMetrics:
 class ComparisonRecorder:
     """One per proxy process: compare, count, queue; a background task persists."""
 
-    def __init__(
-        self, ledger: SqliteLedger, metrics: ComparisonMetrics, *, flush_s: float = 0.5, batch: int = 200
-    ) -> None:
+    def __init__(self, ledger: Ledger, metrics: ComparisonMetrics, *, flush_s: float = 0.5, batch: int = 200) -> None:
         self.ledger = ledger
         self.metrics = metrics
         self._flush_s = flush_s
         self._batch = batch
         self._queue: list[Observation] = []
         self._wake = asyncio.Event()
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="v1proxy-ledger")
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -133,7 +129,7 @@ class ComparisonRecorder:
         batch, self._queue = self._queue, []
         if batch:
             try:
-                await asyncio.get_running_loop().run_in_executor(self._thread, self.ledger.record_many, batch)
+                await self.ledger.record_many(batch)
             except Exception:
                 log.exception("shadow_ledger_write_failed", observations=len(batch))
 
@@ -151,5 +147,4 @@ class ComparisonRecorder:
                 await self._task
             self._task = None
         await self.flush()
-        await asyncio.get_running_loop().run_in_executor(self._thread, self.ledger.close)
-        self._thread.shutdown(wait=True)
+        await self.ledger.close()

@@ -7,7 +7,7 @@ import math
 import time
 from typing import Any
 
-from proxy.migration.ledger import SqliteLedger
+from proxy.migration.ledger import Ledger
 from proxy.report.model import OutboxState, Readiness, Report, build_rows, build_scatters
 from proxy.settings import Settings
 from proxy.translate.scores import calibration_from_config
@@ -19,8 +19,8 @@ def readiness_of(settings: Settings) -> Readiness:
     return Readiness(settings.shadow.ready_agreement_percent / 100, settings.shadow.ready_min_comparisons)
 
 
-def build_report(
-    settings: Settings, ledger: SqliteLedger, outbox: OutboxState | None = None, now: float | None = None
+async def build_report(
+    settings: Settings, ledger: Ledger, outbox: OutboxState | None = None, now: float | None = None
 ) -> Report:
     """Everything the page and the JSON show, read once from the ledger."""
     spec = settings.scores.calibration
@@ -31,9 +31,9 @@ def build_report(
         readiness=readiness,
         match_threshold=settings.scores.match_threshold,
         calibration_name=spec if isinstance(spec, str) else f"{len(spec)} configured points",
-        rows=build_rows(ledger.tallies(), ledger.latencies(), readiness),
-        scatters=build_scatters(ledger.score_pairs(), current.points, current.match_threshold),
-        disagreements=tuple(ledger.disagreements(DISAGREEMENTS_SHOWN)),
+        rows=build_rows(await ledger.tallies(), await ledger.latencies(), readiness),
+        scatters=build_scatters(await ledger.score_pairs(), current.points, current.match_threshold),
+        disagreements=tuple(await ledger.disagreements(DISAGREEMENTS_SHOWN)),
         outbox=outbox,
     )
 

@@ -23,7 +23,7 @@ def configure(tmp_path: Path, pairs: int, tenant_shift: float = 0.0) -> Path:
     ledger = SqliteLedger(str(tmp_path / "meta.db"))
     for n, tenant in enumerate(("1250000000", "1250000001")):
         v1, v3 = legacy_like(pairs, seed=n)
-        ledger.record_many(
+        ledger.record_many_now(
             Observation(
                 tenant,
                 Against.V3,
@@ -34,7 +34,7 @@ def configure(tmp_path: Path, pairs: int, tenant_shift: float = 0.0) -> Path:
             )
             for a, b in zip(v1, v3, strict=True)
         )
-    ledger.close()
+    ledger.close_now()
     data = minimal(store={"url": f"sqlite:///{tmp_path / 'meta.db'}"})
     data["tenants"] = [
         {"appid": t, "legacy_keys": [{"secret_id": f"AKID{t}", "secret_key": "k"}]}

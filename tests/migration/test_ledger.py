@@ -17,33 +17,33 @@ def observation(i: int, *, agreed: bool, op: str = "verify", against: Against = 
 def test_tallies_samples_and_pairs_survive_reopening(tmp_path: Path) -> None:
     path = str(tmp_path / "meta.db")
     ledger = SqliteLedger(path, sample_size=5, pairs_kept=100)
-    ledger.record_many(observation(i, agreed=i % 4 != 0) for i in range(40))  # 10 disagree
-    ledger.record(observation(99, agreed=False, against=Against.V1))
-    ledger.close()
+    ledger.record_many_now(observation(i, agreed=i % 4 != 0) for i in range(40))  # 10 disagree
+    ledger.record_many_now([observation(99, agreed=False, against=Against.V1)])
+    ledger.close_now()
 
     again = SqliteLedger(path, sample_size=5, pairs_kept=100)
-    tallies = {(t.op, t.against): t for t in again.tallies()}
+    tallies = {(t.op, t.against): t for t in again.tallies_now()}
     v3 = tallies[("verify", Against.V3)]
     assert (v3.compared, v3.agreed, v3.disagreed, v3.by_kind) == (40, 30, 10, (("decision", 10),))
     noise = tallies[("verify", Against.V1)]
     assert (noise.compared, noise.agreed) == (1, 0)
-    kept = again.disagreements(limit=50)
+    kept = again.disagreements_now(limit=50)
     assert [d.detail for d in kept] == ["#99", "#36", "#32", "#28", "#24"]  # the latest 5, newest first
     assert kept[0].against is Against.V1 and kept[1].differences == ("decision",)
-    assert len(again.score_pairs()) == 40  # pairs only against v3
-    latency = {h.side: h for h in again.latencies()}
+    assert len(again.score_pairs_now()) == 40  # pairs only against v3
+    latency = {h.side: h for h in again.latencies_now()}
     assert latency["v1"].total == 41 and latency["v3"].total == 40 and latency["v1-replay"].total == 1
     assert latency["v1"].quantile(0.5) == 5 and latency["v3"].quantile(0.5) == 50
 
 
 def test_score_pairs_rotate_per_tenant_and_op(tmp_path: Path) -> None:
     ledger = SqliteLedger(str(tmp_path / "meta.db"), pairs_kept=10)
-    ledger.record_many(observation(i, agreed=True) for i in range(25))
-    ledger.record_many(observation(i, agreed=True, op="compare") for i in range(3))
-    verify = ledger.score_pairs(op="verify")
+    ledger.record_many_now(observation(i, agreed=True) for i in range(25))
+    ledger.record_many_now(observation(i, agreed=True, op="compare") for i in range(3))
+    verify = ledger.score_pairs_now(op="verify")
     assert len(verify) == 10 and verify[-1].v1 == 50.0 + 24 % 40 and verify[0].v1 == 50.0 + 15
-    assert len(ledger.score_pairs("1250000000", "compare")) == 3
-    assert ledger.score_pairs("someone-else") == []
+    assert len(ledger.score_pairs_now("1250000000", "compare")) == 3
+    assert ledger.score_pairs_now("someone-else") == []
 
 
 def test_latency_buckets() -> None:

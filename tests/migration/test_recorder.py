@@ -36,14 +36,14 @@ async def test_counts_now_and_ledger_after_flush(tmp_path: Path) -> None:
     assert registry.get_sample_value("v1proxy_shadow_comparisons_total", {**labels, "result": "agreed"}) == 1
     assert registry.get_sample_value("v1proxy_shadow_comparisons_total", {**labels, "result": "disagreed"}) == 1
     assert registry.get_sample_value("v1proxy_shadow_differences_total", {**labels, "kind": "decision"}) == 1
-    assert recorder.ledger.tallies() == []  # not yet written
+    assert await recorder.ledger.tallies() == []  # not yet written
     await recorder.flush()
-    (tally,) = recorder.ledger.tallies()
+    (tally,) = await recorder.ledger.tallies()
     assert (tally.compared, tally.agreed) == (2, 1)
-    assert [(p.v1, p.v3) for p in recorder.ledger.score_pairs()] == [(81.5, 55.0), (81.5, 45.0)]
+    assert [(p.v1, p.v3) for p in await recorder.ledger.score_pairs()] == [(81.5, 55.0), (81.5, 45.0)]
     await recorder.close()
     again = SqliteLedger(str(tmp_path / "m.db"))
-    assert again.tallies()[0].compared == 2
+    assert again.tallies_now()[0].compared == 2
 
 
 def test_answers_from_errors_and_garbage() -> None:

@@ -73,8 +73,8 @@ def fill(path: Path) -> dict[str, Any]:
                     # identify pairs a person found by both: a different top-1 (bob) shares no one with v1
                     expected["pairs"][op] += 0 if (op == "identify" and i in bad) else 1
             expected["rows"][(tenant, op, against.value)] = (total, total - disagree)
-    ledger.record_many(observations)
-    ledger.close()
+    ledger.record_many_now(observations)
+    ledger.close_now()
     return expected
 
 
