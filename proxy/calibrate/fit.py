@@ -32,7 +32,9 @@ class Split:
     held_v3: np.ndarray
 
 
-def held_out_split(v1: Sequence[float], v3: Sequence[float], held_share: float = 0.3, seed: int = 13) -> Split:
+def held_out_split(
+    v1: Sequence[float] | np.ndarray, v3: Sequence[float] | np.ndarray, held_share: float = 0.3, seed: int = 13
+) -> Split:
     """A reproducible random split: ``held_share`` of the pairs held out for validation."""
     a, b = np.asarray(v1, dtype=float), np.asarray(v3, dtype=float)
     order = np.random.default_rng(seed).permutation(len(a))
@@ -102,41 +104,15 @@ def _simplify(points: list[Point], tolerance: float) -> list[Point]:
     return [p for p, k in zip(points, keep, strict=True) if k]
 
 
-def best_cut(v1: np.ndarray, v3: np.ndarray, threshold: float) -> float:
-    """The v3 score c that best reproduces v1's decision: max #(v1 >= t, v3 >= c) + #(v1 < t, v3 < c).
-
-    Candidates are midpoints between consecutive distinct v3 scores (and the ends); among equally
-    good cuts the middle one is taken.
-    """
-    order = np.argsort(v3, kind="stable")
-    xs, match = v3[order], (v1[order] >= threshold)
-    ux, start = np.unique(xs, return_index=True)
-    # agreement when cutting just below ux[k]: non-matches below + matches at or above
-    below_nonmatch = np.concatenate(([0], np.cumsum(~match)))[start]
-    at_or_above_match = match.sum() - np.concatenate(([0], np.cumsum(match)))[start]
-    scores = np.append(below_nonmatch + at_or_above_match, (~match).sum())  # last: cut above everything
-    cuts = np.append(np.concatenate(([ux[0] - 0.5], (ux[:-1] + ux[1:]) / 2)), ux[-1] + 0.5)
-    best = np.flatnonzero(scores == scores.max())
-    return float(np.clip(cuts[best[len(best) // 2]], 0.01, 99.99))
-
-
-def _cross_at(points: list[Point], cut: float, threshold: float) -> list[Point]:
-    """The same curve made to cross ``threshold`` exactly at v3 ``cut``: below it under, from it on at least."""
-    under = threshold - 0.01
-    left = [(x, min(y, under)) for x, y in points if x < cut - 0.01]
-    right = [(x, max(y, threshold)) for x, y in points if x > cut]
-    return [*left, (round(cut - 0.01, 2), under), (round(cut, 2), threshold), *right]
-
-
-def fit_points(
-    v1: Sequence[float] | np.ndarray, v3: Sequence[float] | np.ndarray, threshold: float | None = None
-) -> tuple[Point, ...]:
+def fit_points(v1: Sequence[float] | np.ndarray, v3: Sequence[float] | np.ndarray) -> tuple[Point, ...]:
     """Calibration points fitted on pairs: monotone, from raw v3 (x) to v1 (y), within [0, 100].
 
-    With ``threshold`` (the app's, on the v1 scale) the curve crosses it where a cut of the v3
-    scores best reproduces v1's decisions on these pairs (``best_cut``): the isotonic fit gives
-    the shape, the decision the app takes gives the crossing. Ends: (0, 0) and (100, 100) are
-    added when the data stops short of them, so scores beyond the observed range keep their order.
+    Pairs are averaged in equal-count bins along v3, the bin means made non-decreasing by
+    pool-adjacent-violators, and the curve thinned to the points that matter. (A crossing of the
+    app's threshold placed at the v3 cut that best reproduces v1's decisions on the fit pairs was
+    tried: it overfits, and loses to the plain isotonic curve on held-out pairs.) Ends: (0, 0)
+    and (100, 100) are added when the data stops short of them, so scores beyond the observed
+    range keep their order.
     """
     a, b = np.asarray(v1, dtype=float), np.asarray(v3, dtype=float)
     if len(a) < MIN_PAIRS:
@@ -146,8 +122,6 @@ def fit_points(
     ux, fitted = pav(xs, ys, ws)
     points = _simplify([(float(x), float(y)) for x, y in zip(ux, fitted, strict=True)], SIMPLIFY_TOLERANCE)
     points = [(round(x, 2), round(y, 2)) for x, y in points]
-    if threshold is not None and 0 < threshold < 100:
-        points = _cross_at(points, best_cut(a, b, threshold), threshold)
     if points[0][0] > 0 and points[0][1] > 0:
         points.insert(0, (0.0, 0.0))
     if points[-1][0] < 100 and points[-1][1] < 100:

@@ -34,7 +34,7 @@ def fit_from_pairs(pairs: Sequence[StoredPair], current: Calibration, held_share
     if len(pairs) < MIN_PAIRS:
         raise ValueError(f"need at least {MIN_PAIRS} stored score pairs, found {len(pairs)}")
     split = held_out_split([p.v1 for p in pairs], [p.v3 for p in pairs], held_share)
-    points = fit_points(split.fit_v1, split.fit_v3, current.match_threshold)
+    points = fit_points(split.fit_v1, split.fit_v3)
     fitted = Calibration(points, current.match_threshold)
     return Fitted(
         points=points,

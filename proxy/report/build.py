@@ -32,7 +32,7 @@ async def build_report(
         match_threshold=settings.scores.match_threshold,
         calibration_name=spec if isinstance(spec, str) else f"{len(spec)} configured points",
         rows=build_rows(await ledger.tallies(), await ledger.latencies(), readiness),
-        scatters=build_scatters(await ledger.score_pairs(), current.points, current.match_threshold),
+        scatters=build_scatters(await ledger.score_pairs(), current.points),
         disagreements=tuple(await ledger.disagreements(DISAGREEMENTS_SHOWN)),
         outbox=outbox,
     )

@@ -125,12 +125,12 @@ def build_rows(tallies: Sequence[Tally], hists: Sequence[LatencyHistogram], read
     return tuple(rows)
 
 
-def build_scatters(pairs: Sequence[StoredPair], current: tuple[Point, ...], threshold: float) -> tuple[Scatter, ...]:
+def build_scatters(pairs: Sequence[StoredPair], current: tuple[Point, ...]) -> tuple[Scatter, ...]:
     out = []
     for op in sorted({p.op for p in pairs}):
         mine = [p for p in pairs if p.op == op]
         v1, v3 = [p.v1 for p in mine], [p.v3 for p in mine]
-        fitted = fit_points(v1, v3, threshold) if len(mine) >= MIN_PAIRS else None
+        fitted = fit_points(v1, v3) if len(mine) >= MIN_PAIRS else None
         dots = tuple((p.v3, p.v1) for p in mine[-SCATTER_POINTS:])
         out.append(Scatter(op, len(mine), dots, current, fitted))
     return tuple(out)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from proxy.calibrate.fit import MIN_PAIRS, best_cut, decision_agreement, fit_points, held_out_split, pav
+from proxy.calibrate.fit import MIN_PAIRS, decision_agreement, fit_points, held_out_split, pav
 from proxy.translate.scores import calibration_from_config
 
 
@@ -67,19 +67,3 @@ def test_split_is_reproducible_and_disjoint() -> None:
     a, b = held_out_split(v1, v3, 0.3), held_out_split(v1, v3, 0.3)
     assert a.held_v3.tolist() == b.held_v3.tolist() and len(a.held_v3) == 30 and len(a.fit_v3) == 70
     assert sorted(a.held_v3.tolist() + a.fit_v3.tolist()) == sorted(v3)
-
-
-def test_best_cut_maximises_decision_agreement() -> None:
-    v3 = np.asarray([10.0, 20.0, 30.0, 40.0, 50.0, 60.0])
-    v1 = np.asarray([10.0, 20.0, 85.0, 30.0, 90.0, 95.0])  # one match at 30 among non-matches
-    assert best_cut(v1, v3, 80.0) == 45.0  # 5 of 6 either way; 45 (between 40 and 50) is the middle best cut
-    assert best_cut(np.asarray([90.0, 95.0]), np.asarray([10.0, 20.0]), 80.0) == 9.5  # all match: cut below all
-
-
-def test_with_a_threshold_the_curve_crosses_it_at_the_best_cut() -> None:
-    v1, v3 = legacy_like(2000)
-    points = fit_points(v1, v3, 90.0)
-    cut = best_cut(np.asarray(v1), np.asarray(v3), 90.0)
-    curve = calibration_from_config([list(p) for p in points], 90.0)
-    assert curve.to_v1(round(cut, 2)) == 90.0 and curve.to_v1(round(cut, 2) - 0.02) < 90.0
-    assert all(b[1] >= a[1] for a, b in itertools.pairwise(points))

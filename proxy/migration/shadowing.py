@@ -1,0 +1,154 @@
+"""The shadow's comparison side: which reads get a v3 twin (budget), and what happens to each answered pair.
+
+The migration engine asks ``admit`` before it starts a v3 twin for a read the app got from v1, and
+hands every finished pair to ``observe`` (its comparator hook). ``observe`` judges the pair
+against v3 and, for a ``noise_percent`` sample, replays the app's request to v1 once more and
+judges v1 against itself, so a difference v1 also has with itself is not blamed on v3. All of it
+runs after the app has its answer; nothing here can change or delay that answer.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Protocol
+
+import structlog
+
+from proxy.migration.budget import ShadowBudget
+from proxy.migration.compare import Judge
+from proxy.migration.ledger import Against
+from proxy.migration.recorder import ComparisonRecorder, answer_of_reply, answer_of_result, request_digest
+from proxy.settings import Settings
+from proxy.v1.errors import V1Error
+from proxy.v1.results import V1Result
+
+log = structlog.get_logger("proxy.migration.shadow")
+
+
+class Reply(Protocol):
+    """A v1 backend's reply as the app got it."""
+
+    @property
+    def body(self) -> bytes: ...
+
+
+class Request(Protocol):
+    """The app's request as it was sent (replayable verbatim)."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def body(self) -> bytes: ...
+
+
+class Pair(Protocol):
+    """One shadowed read, as the migration engine hands it over."""
+
+    @property
+    def tenant(self) -> str: ...
+
+    @property
+    def op(self) -> str: ...
+
+    @property
+    def inbound(self) -> Request: ...
+
+    @property
+    def v1(self) -> Reply: ...
+
+    @property
+    def v3_result(self) -> V1Result | None: ...
+
+    @property
+    def v3_error(self) -> V1Error | None: ...
+
+    @property
+    def v3_raw_scores(self) -> tuple[float, ...]: ...
+
+    @property
+    def v1_seconds(self) -> float: ...
+
+    @property
+    def v3_seconds(self) -> float: ...
+
+
+Replay = Callable[[Request], Awaitable[Reply]]
+
+
+def budget_of(settings: Settings) -> ShadowBudget:
+    shadow = settings.shadow
+    return ShadowBudget(
+        sample_percent={appid: t.sample_percent for appid, t in shadow.tenants.items()},
+        default_percent=shadow.sample_percent,
+        max_calls_per_s=shadow.max_calls_per_s,
+        noise_percent=shadow.noise_percent,
+    )
+
+
+class ShadowComparer:
+    """Budget and comparison for every shadowed read; rebuilds its budget when the settings change."""
+
+    def __init__(self, recorder: ComparisonRecorder, settings: Callable[[], Settings], replay: Replay) -> None:
+        self.recorder = recorder
+        self._settings = settings
+        self._replay = replay
+        self._budget_for: Settings | None = None
+        self._budget: ShadowBudget | None = None
+
+    def budget(self) -> ShadowBudget:
+        settings = self._settings()
+        if self._budget is None or self._budget_for is not settings:  # a reload: new shares and cap
+            self._budget, self._budget_for = budget_of(settings), settings
+        return self._budget
+
+    def admit(self, tenant: str, op: str) -> bool:
+        """Whether a v3 twin may run for this read (the tenant's sample, then the calls-per-second cap)."""
+        refused = self.budget().admit(tenant)
+        if refused is not None:
+            self.recorder.metrics.skipped.labels(tenant, "v3", refused.value).inc()
+            return False
+        return True
+
+    async def observe(self, pair: Pair) -> None:
+        """Judge v1 against v3, then (sampled, budgeted) against a replay of itself."""
+        settings = self._settings()
+        judge = Judge(settings.scores.match_threshold)
+        control = answer_of_reply(pair.v1.body)
+        outcome = pair.v3_result if pair.v3_result is not None else pair.v3_error
+        if outcome is None:
+            return
+        digest = request_digest(pair.inbound.path, pair.inbound.body)
+        self.recorder.record(
+            tenant=pair.tenant,
+            op=pair.op,
+            against=Against.V3,
+            control=control,
+            candidate=answer_of_result(outcome, pair.v3_raw_scores),
+            judge=judge,
+            request_hash=digest,
+            control_ms=pair.v1_seconds * 1000,
+            candidate_ms=pair.v3_seconds * 1000,
+        )
+        refused = self.budget().admit_replay()
+        if refused is not None:
+            self.recorder.metrics.skipped.labels(pair.tenant, "v1-replay", refused.value).inc()
+            return
+        started = time.perf_counter()
+        try:
+            again = await self._replay(pair.inbound)
+        except Exception as exc:  # an unreachable legacy backend: no noise sample this time
+            log.warning("shadow_replay_failed", tenant=pair.tenant, op=pair.op, error=type(exc).__name__)
+            return
+        self.recorder.record(
+            tenant=pair.tenant,
+            op=pair.op,
+            against=Against.V1,
+            control=control,
+            candidate=answer_of_reply(again.body),
+            judge=judge,
+            request_hash=digest,
+            control_ms=pair.v1_seconds * 1000,
+            candidate_ms=(time.perf_counter() - started) * 1000,
+        )
