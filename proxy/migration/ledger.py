@@ -114,6 +114,53 @@ def latency_bucket(ms: float) -> int:
     return min(bisect.bisect_left(LATENCY_BOUNDS_MS, ms), len(LATENCY_BOUNDS_MS) - 1)
 
 
+TALLY_ROWS = "SELECT tenant, op, against, kind, count FROM shadow_tally ORDER BY tenant, op, against, kind"
+DISAGREEMENT_ROWS = (
+    "SELECT at, tenant, op, against, request_hash, control_code, candidate_code, differences, detail "
+    "FROM shadow_disagreement ORDER BY id DESC "
+)
+LATENCY_ROWS = "SELECT tenant, op, side, bucket, count FROM shadow_latency ORDER BY tenant, op, side"
+
+
+def tallies_of(rows: Iterable[Sequence[Any]]) -> list[Tally]:
+    """Tallies from (tenant, op, against, kind, count) rows: kind is agreed, disagreed or diff:<Difference>."""
+    counts: dict[tuple[str, str, str], dict[str, int]] = {}
+    for tenant, op, against, kind, count in rows:
+        counts.setdefault((str(tenant), str(op), str(against)), {})[str(kind)] = int(count)
+    out = []
+    for (tenant, op, against), kinds in counts.items():
+        agreed = kinds.get(AGREED, 0)
+        by_kind = tuple(sorted((k[5:], n) for k, n in kinds.items() if k.startswith("diff:")))
+        out.append(Tally(tenant, op, Against(against), agreed + kinds.get(DISAGREED, 0), agreed, by_kind))
+    return out
+
+
+def disagreement_of(r: Sequence[Any]) -> Disagreement:
+    return Disagreement(
+        float(r[0]),
+        str(r[1]),
+        str(r[2]),
+        Against(str(r[3])),
+        str(r[4]),
+        int(r[5]),
+        int(r[6]),
+        tuple(d for d in str(r[7]).split(",") if d),
+        str(r[8]),
+    )
+
+
+def histograms_of(rows: Iterable[Sequence[Any]]) -> list[LatencyHistogram]:
+    hist: dict[tuple[str, str, str], list[int]] = {}
+    for tenant, op, side, bucket, count in rows:
+        counts = hist.setdefault((str(tenant), str(op), str(side)), [0] * len(LATENCY_BOUNDS_MS))
+        counts[int(bucket)] += int(count)
+    return [LatencyHistogram(t, o, s, tuple(c)) for (t, o, s), c in hist.items()]
+
+
+def candidate_side(against: Against) -> str:
+    return "v3" if against is Against.V3 else "v1-replay"
+
+
 SCHEMA: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS shadow_tally (
         tenant TEXT NOT NULL, op TEXT NOT NULL, against TEXT NOT NULL, kind TEXT NOT NULL,
@@ -201,10 +248,9 @@ class SqliteLedger:
                 db.execute(_BUMP["tally"], (*key, AGREED if c.agreed else DISAGREED))
                 for kind in c.differences:
                     db.execute(_BUMP["tally"], (*key, "diff:" + kind.value))
-                control_side = "v1"
-                candidate_side = "v3" if o.against is Against.V3 else "v1-replay"
-                db.execute(_BUMP["latency"], (o.tenant, c.op, control_side, latency_bucket(o.control_ms)))
-                db.execute(_BUMP["latency"], (o.tenant, c.op, candidate_side, latency_bucket(o.candidate_ms)))
+                db.execute(_BUMP["latency"], (o.tenant, c.op, "v1", latency_bucket(o.control_ms)))
+                side = candidate_side(o.against)
+                db.execute(_BUMP["latency"], (o.tenant, c.op, side, latency_bucket(o.candidate_ms)))
                 if not c.agreed:
                     db.execute(
                         "INSERT INTO shadow_disagreement (at, tenant, op, against, request_hash, control_code, "
@@ -246,38 +292,10 @@ class SqliteLedger:
             return self._db.execute(sql, params).fetchall()
 
     def tallies_now(self) -> list[Tally]:
-        counts: dict[tuple[str, str, str], dict[str, int]] = {}
-        for tenant, op, against, kind, count in self._rows(
-            "SELECT tenant, op, against, kind, count FROM shadow_tally ORDER BY tenant, op, against, kind"
-        ):
-            counts.setdefault((str(tenant), str(op), str(against)), {})[str(kind)] = int(count)
-        out = []
-        for (tenant, op, against), kinds in counts.items():
-            agreed = kinds.get(AGREED, 0)
-            by_kind = tuple(sorted((k[5:], n) for k, n in kinds.items() if k.startswith("diff:")))
-            out.append(Tally(tenant, op, Against(against), agreed + kinds.get(DISAGREED, 0), agreed, by_kind))
-        return out
+        return tallies_of(self._rows(TALLY_ROWS))
 
     def disagreements_now(self, limit: int = 50) -> list[Disagreement]:
-        rows = self._rows(
-            "SELECT at, tenant, op, against, request_hash, control_code, candidate_code, differences, detail "
-            "FROM shadow_disagreement ORDER BY id DESC LIMIT ?",
-            (limit,),
-        )
-        return [
-            Disagreement(
-                float(r[0]),
-                str(r[1]),
-                str(r[2]),
-                Against(str(r[3])),
-                str(r[4]),
-                int(r[5]),
-                int(r[6]),
-                tuple(d for d in str(r[7]).split(",") if d),
-                str(r[8]),
-            )
-            for r in rows
-        ]
+        return [disagreement_of(r) for r in self._rows(DISAGREEMENT_ROWS + "LIMIT ?", (limit,))]
 
     def score_pairs_now(self, tenant: str | None = None, op: str | None = None) -> list[StoredPair]:
         """Stored pairs in the order they were kept, optionally of one tenant and/or op."""
@@ -289,13 +307,7 @@ class SqliteLedger:
         ]
 
     def latencies_now(self) -> list[LatencyHistogram]:
-        hist: dict[tuple[str, str, str], list[int]] = {}
-        for tenant, op, side, bucket, count in self._rows(
-            "SELECT tenant, op, side, bucket, count FROM shadow_latency ORDER BY tenant, op, side"
-        ):
-            counts = hist.setdefault((str(tenant), str(op), str(side)), [0] * len(LATENCY_BOUNDS_MS))
-            counts[int(bucket)] += int(count)
-        return [LatencyHistogram(t, o, s, tuple(c)) for (t, o, s), c in hist.items()]
+        return histograms_of(self._rows(LATENCY_ROWS))
 
     def close_now(self) -> None:
         with self._lock:
