@@ -333,7 +333,7 @@ class Shadow(_Frozen):
     # share of compared reads also replayed to v1 a second time, to measure v1's own noise
     noise_percent: float = Field(5.0, ge=0, le=100)
     disagreements_kept: int = Field(200, ge=1, le=100_000)  # the latest disagreements, rotating
-    pairs_kept: int = Field(100_000, ge=100, le=10_000_000)  # score pairs per tenant × op, rotating
+    pairs_kept: int = Field(100_000, ge=10, le=10_000_000)  # score pairs per tenant × op, rotating
     # the report's verdict: "ready for canary" at this agreement over at least this many comparisons
     ready_agreement_percent: float = Field(99.5, gt=0, le=100)
     ready_min_comparisons: int = Field(1000, ge=1)

@@ -18,7 +18,7 @@ from proxy.translate.scores import Calibration
 Point = tuple[float, float]
 MIN_PAIRS = 20  # fewer pairs than this fit nothing worth applying
 SIMPLIFY_TOLERANCE = 0.25  # v1 points: how far the written curve may stray from the fitted one
-PAIRS_PER_BIN = 25  # pairs are averaged in equal-count bins along v3 before the fit: a curve, not a staircase
+PAIRS_PER_BIN = 5  # pairs are averaged in equal-count bins along v3 before the fit: a curve, not a staircase
 MAX_BINS = 60
 
 

@@ -7,6 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
+from proxy.app import open_configured_store
 from proxy.calibrate.fit import MIN_PAIRS
 from proxy.calibrate.points_file import render_points_file
 from proxy.calibrate.run import Fitted, fit_from_pairs
@@ -57,7 +58,9 @@ def _per_tenant(pairs: list[StoredPair], pooled: Fitted, current: Calibration, h
 
 
 async def _pairs(settings: Settings, tenant: str | None, op: str | None) -> list[StoredPair]:
-    ledger = open_ledger(settings.store.url)
+    store = await open_configured_store(settings)  # migrates: the ledger's tables exist from here on
+    await store.close()
+    ledger = await open_ledger(settings)
     try:
         return await ledger.score_pairs(tenant, op)
     finally:

@@ -6,12 +6,14 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
+from proxy.app import open_configured_store
 from proxy.migration.ledger_open import open_ledger
 from proxy.report.build import build_report, report_json
 from proxy.report.html import render_html
-from proxy.report.model import Report
+from proxy.report.model import OutboxState, Report
 from proxy.settings import Settings, SettingsError, config_path, load_settings
 
 HELP = "write the migration report: one self-contained HTML page (or --format json)"
@@ -24,9 +26,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _build(settings: Settings) -> Report:
-    ledger = open_ledger(settings.store.url)
+    store = await open_configured_store(settings)  # migrates: the ledger's tables exist from here on
     try:
-        return await build_report(settings, ledger)
+        stats = await store.journal_stats("outbox", now=time.time())
+    finally:
+        await store.close()
+    outbox = OutboxState(tuple(stats.counts.items()), stats.oldest_open_age_s)
+    ledger = await open_ledger(settings)
+    try:
+        return await build_report(settings, ledger, outbox)
     finally:
         await ledger.close()
 

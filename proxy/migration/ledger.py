@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from proxy.migration.compare import Comparison
+from proxy.store.schema import SHADOW_SQLITE
 
 # latency histogram bucket upper bounds, in milliseconds (the last one catches everything)
 LATENCY_BOUNDS_MS: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, float("inf"))
@@ -161,22 +162,6 @@ def candidate_side(against: Against) -> str:
     return "v3" if against is Against.V3 else "v1-replay"
 
 
-SCHEMA: tuple[str, ...] = (
-    """CREATE TABLE IF NOT EXISTS shadow_tally (
-        tenant TEXT NOT NULL, op TEXT NOT NULL, against TEXT NOT NULL, kind TEXT NOT NULL,
-        count INTEGER NOT NULL, PRIMARY KEY (tenant, op, against, kind))""",
-    """CREATE TABLE IF NOT EXISTS shadow_disagreement (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, tenant TEXT NOT NULL, op TEXT NOT NULL,
-        against TEXT NOT NULL, request_hash TEXT NOT NULL, control_code INTEGER NOT NULL,
-        candidate_code INTEGER NOT NULL, differences TEXT NOT NULL, detail TEXT NOT NULL)""",
-    """CREATE TABLE IF NOT EXISTS shadow_score_pair (
-        id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, op TEXT NOT NULL,
-        v1 REAL NOT NULL, v3 REAL NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS shadow_score_pair_by_op ON shadow_score_pair (tenant, op, id)",
-    """CREATE TABLE IF NOT EXISTS shadow_latency (
-        tenant TEXT NOT NULL, op TEXT NOT NULL, side TEXT NOT NULL, bucket INTEGER NOT NULL,
-        count INTEGER NOT NULL, PRIMARY KEY (tenant, op, side, bucket))""",
-)
 _BUMP = {
     "tally": "INSERT INTO shadow_tally (tenant, op, against, kind, count) VALUES (?, ?, ?, ?, 1) "
     "ON CONFLICT (tenant, op, against, kind) DO UPDATE SET count = count + 1",
@@ -187,6 +172,9 @@ _BUMP = {
 
 class Ledger(Protocol):
     """Where comparisons are kept: the store's database (SQLite file or PostgreSQL), own tables."""
+
+    sample_size: int  # disagreements kept (the latest); may change between batches (a reload)
+    pairs_kept: int  # score pairs kept per tenant × op (the latest)
 
     async def record_many(self, observations: Sequence[Observation]) -> None:
         """Count each comparison; keep the disagreements (rotating) and, against v3, the score pairs."""
@@ -223,7 +211,7 @@ class SqliteLedger:
             if path != ":memory:":
                 self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
-            self._transaction(lambda db: [db.execute(s) for s in SCHEMA])
+            self._transaction(lambda db: [db.execute(s) for s in SHADOW_SQLITE])
 
     def _transaction(self, work: Callable[[sqlite3.Connection], object]) -> None:
         db = self._db
@@ -279,8 +267,9 @@ class SqliteLedger:
             )
             for tenant, op in touched:
                 db.execute(
-                    "DELETE FROM shadow_score_pair WHERE tenant = ? AND op = ? AND id <= "
-                    "(SELECT MAX(id) FROM shadow_score_pair WHERE tenant = ? AND op = ?) - ?",
+                    "DELETE FROM shadow_score_pair WHERE tenant = ? AND op = ? AND id <= COALESCE("
+                    "(SELECT id FROM shadow_score_pair WHERE tenant = ? AND op = ? "
+                    "ORDER BY id DESC LIMIT 1 OFFSET ?), -1)",
                     (tenant, op, tenant, op, self.pairs_kept),
                 )
 

@@ -92,8 +92,9 @@ class PostgresLedger:
             )
             for tenant, op in touched:
                 await conn.execute(
-                    "DELETE FROM shadow_score_pair WHERE tenant = $1 AND op = $2 AND id <= "
-                    "(SELECT MAX(id) FROM shadow_score_pair WHERE tenant = $1 AND op = $2) - $3",
+                    "DELETE FROM shadow_score_pair WHERE tenant = $1 AND op = $2 AND id <= COALESCE("
+                    "(SELECT id FROM shadow_score_pair WHERE tenant = $1 AND op = $2 "
+                    "ORDER BY id DESC LIMIT 1 OFFSET $3), -1)",
                     tenant,
                     op,
                     self.pairs_kept,

@@ -37,8 +37,8 @@ tr:last-child td { border-bottom:none; }
 td.num { font-variant-numeric:tabular-nums; text-align:right; white-space:nowrap; }
 .mono { font-family:ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size:12px; }
 .badge { display:inline-block; border-radius:999px; padding:3px 10px; font-size:12px; font-weight:600; }
-.ready { background:var(--okbg); color:var(--ok); }
-.blocked { background:var(--warnbg); color:var(--warn); }
+.ready, .drained { background:var(--okbg); color:var(--ok); }
+.blocked, .owed { background:var(--warnbg); color:var(--warn); }
 .why { color:var(--muted); font-size:12px; margin-top:3px; }
 .kinds span { display:inline-block; background:#eef2f7; border-radius:6px; padding:1px 7px; margin:1px 3px 1px 0;
   font-size:12px; }
@@ -223,19 +223,20 @@ def _latency_section(rows: Sequence[OpRow]) -> str:
 
 
 def _outbox_section(report: Report) -> str:
-    if report.outbox is None:
-        inner = "<p class='empty'>This store keeps no write journal: nothing is owed to either backend.</p>"
-    elif not report.outbox.rows:
-        inner = "<p class='empty'>Empty: every dual write has reached both backends.</p>"
+    outbox = report.outbox
+    if outbox is None:
+        inner = "<p class='empty'>The store could not be read for its outbox.</p>"
     else:
+        age = outbox.oldest_open_age_s
+        state = (
+            "<span class='badge drained'>drained</span> every dual write has reached both backends"
+            if not outbox.open
+            else f"<span class='badge owed'>{outbox.open:,} owed</span> oldest waiting "
+            + ("—" if age is None else f"{age:,.0f} s")
+        )
         inner = (
-            "<table><tr><th>Tenant</th><th>Target</th><th>State</th><th style='text-align:right'>Writes</th>"
-            "<th style='text-align:right'>Oldest</th></tr>"
-            + "".join(
-                f"<tr><td class='mono'>{escape(t)}</td><td>{escape(target)}</td><td>{escape(state)}</td>"
-                f"<td class='num'>{n:,}</td><td class='num'>{'—' if age is None else f'{age:,.0f} s'}</td></tr>"
-                for t, target, state, n, age in report.outbox.rows
-            )
+            f"<p>{state}</p><table><tr><th>State</th><th style='text-align:right'>Entries</th></tr>"
+            + "".join(f"<tr><td>{escape(s)}</td><td class='num'>{n:,}</td></tr>" for s, n in outbox.counts)
             + "</table>"
         )
     return f"<section><h2>Outbox</h2><p class='sub'>Dual writes still owed to the other backend.</p>{inner}</section>"

@@ -66,9 +66,14 @@ class Scatter:
 
 @dataclass(frozen=True, slots=True)
 class OutboxState:
-    """Writes still owed to a backend, per tenant and target (from the store's write journal)."""
+    """Dual writes owed to the other backend, from the store's write journal: entries by state, oldest open."""
 
-    rows: tuple[tuple[str, str, str, int, float | None], ...]  # tenant, target, state, count, oldest age s
+    counts: tuple[tuple[str, int], ...]  # pending / unknown (open), applied / failed (final, until pruned)
+    oldest_open_age_s: float | None
+
+    @property
+    def open(self) -> int:
+        return sum(n for state, n in self.counts if state in ("pending", "unknown"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,24 @@ class Migration:
     postgresql: tuple[str, ...]
 
 
+# the shadow comparison ledger's tables on SQLite; IF NOT EXISTS: the ledger may open a file before the store
+SHADOW_SQLITE: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS shadow_tally (
+    tenant TEXT NOT NULL, op TEXT NOT NULL, against TEXT NOT NULL, kind TEXT NOT NULL,
+    count INTEGER NOT NULL, PRIMARY KEY (tenant, op, against, kind))""",
+    """CREATE TABLE IF NOT EXISTS shadow_disagreement (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at REAL NOT NULL, tenant TEXT NOT NULL, op TEXT NOT NULL,
+    against TEXT NOT NULL, request_hash TEXT NOT NULL, control_code INTEGER NOT NULL,
+    candidate_code INTEGER NOT NULL, differences TEXT NOT NULL, detail TEXT NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS shadow_score_pair (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, tenant TEXT NOT NULL, op TEXT NOT NULL,
+    v1 REAL NOT NULL, v3 REAL NOT NULL)""",
+    "CREATE INDEX IF NOT EXISTS shadow_score_pair_by_op ON shadow_score_pair (tenant, op, id)",
+    """CREATE TABLE IF NOT EXISTS shadow_latency (
+    tenant TEXT NOT NULL, op TEXT NOT NULL, side TEXT NOT NULL, bucket INTEGER NOT NULL,
+    count INTEGER NOT NULL, PRIMARY KEY (tenant, op, side, bucket))""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         name="persons and faces",
@@ -163,6 +181,26 @@ MIGRATIONS: tuple[Migration, ...] = (
             confirmed_at DOUBLE PRECISION NOT NULL,
             PRIMARY KEY (namespace, person_id)
         )""",
+        ),
+    ),
+    Migration(
+        name="shadow comparisons (proxy.migration.ledger): tallies, kept disagreements, score pairs, latencies",
+        sqlite=SHADOW_SQLITE,
+        postgresql=(
+            """CREATE TABLE shadow_tally (
+            tenant TEXT NOT NULL, op TEXT NOT NULL, against TEXT NOT NULL, kind TEXT NOT NULL,
+            count BIGINT NOT NULL, PRIMARY KEY (tenant, op, against, kind))""",
+            """CREATE TABLE shadow_disagreement (
+            id BIGSERIAL PRIMARY KEY, at DOUBLE PRECISION NOT NULL, tenant TEXT NOT NULL, op TEXT NOT NULL,
+            against TEXT NOT NULL, request_hash TEXT NOT NULL, control_code INTEGER NOT NULL,
+            candidate_code INTEGER NOT NULL, differences TEXT NOT NULL, detail TEXT NOT NULL)""",
+            """CREATE TABLE shadow_score_pair (
+            id BIGSERIAL PRIMARY KEY, tenant TEXT NOT NULL, op TEXT NOT NULL,
+            v1 DOUBLE PRECISION NOT NULL, v3 DOUBLE PRECISION NOT NULL)""",
+            "CREATE INDEX shadow_score_pair_by_op ON shadow_score_pair (tenant, op, id)",
+            """CREATE TABLE shadow_latency (
+            tenant TEXT NOT NULL, op TEXT NOT NULL, side TEXT NOT NULL, bucket INTEGER NOT NULL,
+            count BIGINT NOT NULL, PRIMARY KEY (tenant, op, side, bucket))""",
         ),
     ),
 )

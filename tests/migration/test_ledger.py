@@ -38,8 +38,10 @@ def test_tallies_samples_and_pairs_survive_reopening(tmp_path: Path) -> None:
 
 def test_score_pairs_rotate_per_tenant_and_op(tmp_path: Path) -> None:
     ledger = SqliteLedger(str(tmp_path / "meta.db"), pairs_kept=10)
-    ledger.record_many_now(observation(i, agreed=True) for i in range(25))
     ledger.record_many_now(observation(i, agreed=True, op="compare") for i in range(3))
+    interleaved = [observation(i, agreed=True, op=op) for i in range(25) for op in ("verify", "identify")]
+    ledger.record_many_now(interleaved[:20])
+    ledger.record_many_now(interleaved[20:])
     verify = ledger.score_pairs_now(op="verify")
     assert len(verify) == 10 and verify[-1].v1 == 50.0 + 24 % 40 and verify[0].v1 == 50.0 + 15
     assert len(ledger.score_pairs_now("1250000000", "compare")) == 3
