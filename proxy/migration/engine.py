@@ -9,6 +9,8 @@ plan (`routes.plan`, pure) -> then:
 - v3 side: the proxy's own op (`run_op`); a canary read failing with a transport or 5xx-class
   error is answered by v1 (fallback, counted); a successful write
   marks what v3 now holds and is owed to v1 (unless ``retire_v1``).
+- One face-id space: a v3 answer names faces v1 minted first by their v1 ids (the outbox's face map),
+  and v1 ids in delface/getfaceinfo served by v3 are turned into v3's.
 - ``v1`` route: writes also make the person unknown in v3, so later v3-side reads go to v1 until
   v3 has it again.
 
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -32,7 +35,17 @@ import structlog
 
 from proxy.domain.codes import V1Error
 from proxy.domain.requests import DelFace, GetFaceInfo, V1Call
-from proxy.domain.results import AddFaceResult, FaceInfo, GetFaceInfoResult, NewPersonResult, V1Result
+from proxy.domain.results import (
+    AddFaceResult,
+    DelFaceResult,
+    FaceInfo,
+    GetFaceIdsResult,
+    GetFaceInfoResult,
+    GetInfoResult,
+    IdentifyResult,
+    NewPersonResult,
+    V1Result,
+)
 from proxy.handlers.context import Services
 from proxy.handlers.ops import Op, run_op
 from proxy.migration import outbox, scoretap
@@ -272,9 +285,7 @@ class MigrationEngine:
             self._routed(call, the_plan, Side.V3, the_plan.reason)
             raise
         self._routed(call, the_plan, Side.V3, the_plan.reason)
-        if isinstance(result, GetFaceInfoResult) and isinstance(call.request, GetFaceInfo):
-            # asked with the id v1 minted: answer with that id, not v3's
-            result = GetFaceInfoResult(result.session_id, FaceInfo(call.request.face_id, result.face_info.attributes))
+        result = await self._v1_face_ids(result, call.request, services, scope)
         if write:
             await outbox.after_v3_write(services, scope.store_key, call.request, now=time.time())
             if the_plan.mirror_write is Side.V1:
@@ -290,6 +301,28 @@ class MigrationEngine:
             mapped = await outbox.counterpart(services, scope.store_key, Side.V1, request.face_id)
             return GetFaceInfo(mapped) if mapped is not None else request
         return request
+
+    async def _v1_face_ids(self, result: V1Result, request: Any, services: Services, scope: Scope) -> V1Result:
+        """A v3 answer shows the face ids the app knows: v1's, for faces v1 minted first (one id space)."""
+
+        async def v1_id(face_id: str) -> str:
+            return await outbox.counterpart(services, scope.store_key, Side.V3, face_id) or face_id
+
+        async def v1_ids(face_ids: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple([await v1_id(f) for f in face_ids])
+
+        if isinstance(result, GetFaceInfoResult) and isinstance(request, GetFaceInfo):
+            return GetFaceInfoResult(result.session_id, FaceInfo(request.face_id, result.face_info.attributes))
+        if isinstance(result, GetInfoResult):
+            return dataclasses.replace(result, face_ids=await v1_ids(result.face_ids))
+        if isinstance(result, GetFaceIdsResult):
+            return dataclasses.replace(result, face_ids=await v1_ids(result.face_ids))
+        if isinstance(result, DelFaceResult):
+            return dataclasses.replace(result, face_ids=await v1_ids(result.face_ids))
+        if isinstance(result, IdentifyResult):
+            candidates = [dataclasses.replace(c, face_id=await v1_id(c.face_id)) for c in result.candidates]
+            return dataclasses.replace(result, candidates=tuple(candidates))
+        return result
 
     async def _owe(
         self, target: Side, call: V1Call, served: V1Result | Verbatim, services: Services, scope: Scope

@@ -249,7 +249,16 @@ def test_face_ids_minted_by_v1_keep_working_once_v3_answers(world: StagedWorld) 
     world.route(RETIRE_APP, "v3")
     info = ok(client.face_getfaceinfo(first))["face_info"]
     assert info["face_id"] == first  # answered by v3, under the id the app knows
-    assert ok(client.face_delface("fid-ann", [second]))["deleted"] == 1
+    person = ok(client.face_getinfo("fid-ann"))
+    assert not LEGACY_SESSION.fullmatch(person["session_id"]) and person["face_ids"] == [first, second]
+    assert ok(client.face_getfaceids("fid-ann"))["face_ids"] == [first, second]
+    top = ok(client.face_identify("fid-g", CIBuffer(subject_photo(0, 2))))["candidates"][0]
+    assert top["face_id"] in (first, second)
+    assert ok(client.face_delface("fid-ann", [second])) | {"session_id": ""} == {
+        "deleted": 1,
+        "face_ids": [second],
+        "session_id": "",
+    }
     world.drain()
     assert world.outbox_failures() == failures
     assert [f.face_id for f in world.legacy_person(RETIRE_APP, "fid-ann").faces] == [first]  # v1 deleted the same face
