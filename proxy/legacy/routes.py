@@ -18,10 +18,10 @@ from aiohttp.typedefs import Handler
 from proxy.legacy import exceptions as errors
 from proxy.legacy.exceptions import V1Error
 from proxy.legacy.ops import OPS, OpContext
-from proxy.legacy.runtime import MAX_SIGNATURE_VALIDITY_S, SINGLE_USE_WINDOW_S, Legacy
+from proxy.legacy.runtime import MAX_SIGNATURE_VALIDITY_S, SINGLE_USE_WINDOW_S, Exchange, Legacy
 from proxy.legacy.wire import Fields, Host, failure, host_of, new_session_id, success
 from proxy.v1 import auth
-from proxy.v1.form import read_form
+from proxy.v1.form import BODY, read_form
 
 LEGACY = web.AppKey("legacy", Legacy)
 MAX_FIELDS = 64
@@ -35,6 +35,23 @@ def _not_found(message: str) -> web.Response:
 
 
 async def face_op(request: web.Request) -> web.StreamResponse:
+    response = await _face_op(request)
+    if isinstance(response, web.Response) and isinstance(response.body, bytes):
+        request.app[LEGACY].exchanges.append(
+            Exchange(
+                path=request.path,
+                host=request.headers.get("Host"),
+                authorization=request.headers.get("Authorization"),
+                content_type=request.headers.get("Content-Type"),
+                body=request[BODY] if BODY in request else await request.read(),
+                reply=response.body,
+                status=response.status,
+            )
+        )
+    return response
+
+
+async def _face_op(request: web.Request) -> web.StreamResponse:
     legacy = request.app[LEGACY]
     if legacy.latency_s > 0:
         await asyncio.sleep(legacy.latency_s)

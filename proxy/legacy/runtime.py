@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,19 @@ from proxy.v1.auth import Keyring, LegacyKey
 MAX_BODY_BYTES = 1536 * 1024  # 002_: "每个请求的包体大小限制为1.5MB"
 MAX_SIGNATURE_VALIDITY_S = 90 * 24 * 3600  # a multi-use signature may claim at most three months
 SINGLE_USE_WINDOW_S = 300
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One request as received and the reply as sent (kept for tests of a verbatim passthrough)."""
+
+    path: str
+    host: str | None
+    authorization: str | None = field(repr=False)
+    content_type: str | None
+    body: bytes = field(repr=False)
+    reply: bytes = field(repr=False)
+    status: int
 
 
 @dataclass(frozen=True)
@@ -56,6 +70,7 @@ class Legacy:
         self.keyring = config.keyring()
         self.replay = LocalReplayGuard()
         self.latency_s = config.latency_ms / 1000.0
+        self.exchanges: collections.deque[Exchange] = collections.deque(maxlen=64)  # the latest, for tests
         self._session: aiohttp.ClientSession | None = None
 
     def session(self) -> aiohttp.ClientSession:

@@ -3,20 +3,23 @@ v1 -> shadow -> canary 10% -> canary 100% -> v3 and a rollback to v1, with the c
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import requests
 from qcloud_image import CIBuffer, CIBuffers, Client
+from qcloud_image.auth import Auth
 
 from proxy.admin.health import readiness
 from proxy.app import METRICS
 from proxy.emulator.faults import FaultConfig
 from proxy.emulator.synthetic import subject_photo
 from proxy.migration.engine import ShadowPair
-from tests.migration.staged import App, StagedWorld, staged_world
+from tests.migration.staged import BUCKET, App, StagedWorld, staged_world
 
 ROUTES_APP = App("1250000011", "AKIDroutes", "key-routes")
 LIVE_APP = App("1250000012", "AKIDlive", "key-live")
@@ -275,3 +278,30 @@ def test_an_op_can_stay_behind_on_its_own_route(world: StagedWorld) -> None:
     assert LEGACY_SESSION.fullmatch(identified["session_id"])  # identify stays on v1
     verified = ok(client.face_verify("op-ann", CIBuffer(subject_photo(1, 1))))
     assert not LEGACY_SESSION.fullmatch(verified["session_id"])  # the rest of the tenant is on v3
+
+
+def test_v1_passthrough_forwards_the_apps_bytes_and_returns_v1s_bytes(world: StagedWorld) -> None:
+    world.route(ROUTES_APP, "v1")
+    auth = Auth(ROUTES_APP.appid, ROUTES_APP.secret_id, ROUTES_APP.secret_key).get_sign(BUCKET, 60).decode()
+    boundary = "----legacy-app-boundary"
+    fields = {"appid": ROUTES_APP.appid, "bucket": BUCKET, "person_id": "vb-ann", "group_ids[0]": "vb-g"}
+    body = b"".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode() for k, v in fields.items()
+    )
+    body += f'--{boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n\r\n'.encode()
+    body += subject_photo(2, 0) + f"\r\n--{boundary}--\r\n".encode()
+    for host in ("service.image.myqcloud.com", "recognition.image.myqcloud.com"):
+        headers = {"Authorization": auth, "Content-Type": f"multipart/form-data; boundary={boundary}", "Host": host}
+        reply = requests.post(f"http://{world.proxy_address}/face/newperson", data=body, headers=headers, timeout=30)
+        seen = world.legacy.legacy.exchanges[-1]
+        assert (seen.body, seen.authorization, seen.host, seen.content_type) == (
+            body,
+            auth,
+            host,
+            headers["Content-Type"],
+        )
+        assert (reply.content, reply.status_code) == (seen.reply, seen.status)
+        assert reply.headers["Content-Type"] == "application/json"
+    # the service host enrolled her; the recognition host has no newperson: v1's own 404 came back as is
+    assert json.loads(world.legacy.legacy.exchanges[-2].reply)["code"] == 0
+    assert (reply.status_code, reply.json()["code"]) == (404, 3)
