@@ -21,6 +21,7 @@ from proxy.domain.requests import V1Call
 from proxy.domain.results import V1Result
 from proxy.handlers.context import PersonLocks, Services
 from proxy.handlers.ops import OPS, Op, run_op
+from proxy.heap import HeapTrimmer
 from proxy.limits.backends import Limits, open_limits
 from proxy.metrics import Metrics, observed
 from proxy.migration.engine import MigrationEngine
@@ -286,7 +287,7 @@ def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> we
     app[STARTUP] = compiled
     app[PROCESS_SHARE] = process_share
     app[METRICS] = Metrics()
-    app[BODY_BUDGET] = budget = BodyBudget(settings.limits.body_budget_bytes)
+    app[BODY_BUDGET] = budget = BodyBudget(settings.limits.body_budget_bytes, on_drained=HeapTrimmer().drained)
     app.cleanup_ctx.append(_services)
     holder = app[RUNTIME] = RuntimeHolder()
     engine = app[MIGRATION] = MigrationEngine(

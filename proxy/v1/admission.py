@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 from proxy.v1.errors import V1Error
 
@@ -17,20 +17,27 @@ class BodyBudget:
     A reservation is held for the whole request: its body (and what is made from it) lives that long.
     """
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, *, on_drained: Callable[[int], None] | None = None) -> None:
         self.capacity = capacity
         self.used = 0
+        self.peak = 0  # the most held since the budget was last empty
+        self._on_drained = on_drained
         self._waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
 
     @contextlib.asynccontextmanager
     async def reserve(self, size: int, *, wait_s: float) -> AsyncIterator[None]:
         size = min(size, self.capacity)
         await self._acquire(size, wait_s)
+        self.peak = max(self.peak, self.used)
         try:
             yield
         finally:
             self.used -= size
             self._wake()
+            if self.used == 0:
+                peak, self.peak = self.peak, 0
+                if self._on_drained is not None:
+                    self._on_drained(peak)  # e.g. give the burst's freed heap back (proxy.heap)
 
     async def _acquire(self, size: int, wait_s: float) -> None:
         if not self._waiters and self.used + size <= self.capacity:

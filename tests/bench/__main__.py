@@ -23,7 +23,7 @@ from typing import Any
 
 from proxy.emulator.synthetic import photo_of_size
 from proxy.v3 import signer
-from tests.bench import backfill, report
+from tests.bench import abuse, backfill, report
 from tests.bench.harness import (
     CLIENT_CORE,
     HAS_TASKSET,
@@ -67,7 +67,7 @@ from tests.bench.workloads import (
 from tests.bench.wrk import machine_busy_seconds, run_wrk, write_script, wrk_binary
 
 PATHS = ("direct", "nginx", "floor", "proxy")
-PHASES = ("saturation", "latency50", "rss", "workers", "profile", "backfill")
+PHASES = ("saturation", "latency50", "rss", "workers", "profile", "backfill", "abuse")
 RESULTS = REPO / "tests" / "bench" / "results"
 
 
@@ -165,7 +165,15 @@ class Bench:
             v3_call(url, "DetectFace", {"Image": b64(image), "MaxFaceNum": 1})
         v3_call(url, "CompareFace", {"UrlA": f"{self.static.url}/a.jpg", "UrlB": f"{self.static.url}/b.jpg"})
 
-    def proxy(self, upstream: str, *, workers: int = 1, core: str | None = SERVER_CORE, seed: bool = True) -> Proc:
+    def proxy(
+        self,
+        upstream: str,
+        *,
+        workers: int = 1,
+        core: str | None = SERVER_CORE,
+        seed: bool = True,
+        limits: dict[str, Any] | None = None,
+    ) -> Proc:
         """The proxy in front of `upstream`; `seed`: create the persons (needs an upstream that really enrols)."""
         self.run_index += 1
         port = free_port()
@@ -185,7 +193,7 @@ class Bench:
                     ],
                     "store": {"url": f"sqlite:///{store}"},
                     # measures the proxy, not v3's contract: no upstream quota (thousands of calls per second)
-                    "limits": {"quota_qps": 0},
+                    "limits": {"quota_qps": 0, **(limits or {})},
                     "admin": {"host": "127.0.0.1", "port": free_port()},
                     "logging": {"format": "json", "level": "info"},  # as deployed: one access-log line per request
                 }
@@ -613,6 +621,9 @@ def main(argv: list[str] | None = None) -> int:
             bench.results["backfill"] = backfill.backfill_phase(
                 workdir.path, faces=faces, v3_call=v3_call, v3_id=V3_ID, v3_key=V3_KEY, notes=bench.notes
             )
+        if "abuse" in phases:
+            print("phase 7: abuse (slowloris + stalled uploads) and RSS after a burst of 5 MB uploads", flush=True)
+            bench.results["abuse"] = abuse.abuse_phase(bench, v3_call)
     finally:
         static.stop()
         if not args.keep:

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from tests.bench import backfill
+from tests.bench import abuse, backfill
 
 CPU_TARGET = 1.5  # proxy CPU per request <= 1.5 x floor
 ADDED_P50_MS = {"compare_url": 1.0, "compare_2x1m": 6.0}
@@ -155,6 +155,8 @@ def targets(results: dict[str, Any]) -> list[str]:
         out.append(workers_line(workers))
     if results.get("backfill"):
         out += backfill.target_lines(results["backfill"])
+    if results.get("abuse"):
+        out += abuse.target_lines(results["abuse"])
     return out
 
 
