@@ -1,0 +1,114 @@
+"""Every setting is proven to take effect through a running server, or named here as a known gap.
+
+A new key in proxy.settings fails this test until it is added to PROVEN (with the test that changes
+behaviour through a running proxy by setting it) or, honestly, to GAPS (with why it has none yet).
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from proxy.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+EFFECT = "tests/test_settings_take_effect.py"
+LOOP = "tests/ops/test_event_loop_setting.py::test_listen_event_loop_setting_picks_the_loop_serve_runs_on"
+RELOAD = "tests/ops/test_reload.py::test_sighup_adds_a_tenant_and_refuses_a_broken_file"
+SDK = "tests/e2e/test_legacy_sdk.py"
+ENROL = f"{SDK}::test_newperson_with_file_creates_every_group_and_reports_exact_v1_fields"
+KEYS = f"{SDK}::test_wrong_secret_key_is_14_and_unknown_appid_is_10"
+GUARD = "tests/v1/test_inbound_guard.py"
+TLS = "tests/ops/test_logs_and_tls.py::test_tls_termination_with_the_legacy_sdk_over_https"
+LOGS = "tests/ops/test_logs_and_tls.py::test_logs_carry_the_request_id_and_no_secret_signature_or_image"
+
+PROVEN: dict[str, str] = {
+    "listen.host": LOOP,
+    "listen.port": LOOP,
+    "listen.event_loop": LOOP,
+    "admin.host": RELOAD,
+    "admin.port": RELOAD,
+    "admin.upstream_check_s": "tests/admin/test_admin.py::test_readyz_upstream_check_is_cached",
+    "tls.cert_file": TLS,
+    "tls.key_file": TLS,
+    "drain.grace_s": "tests/ops/test_drain.py::test_sigterm_lets_a_write_in_flight_finish",
+    "upstream.endpoint": ENROL,
+    "upstream.secret_id": ENROL,
+    "upstream.secret_key": ENROL,
+    "upstream.read_timeout": f"{GUARD}::test_upstream_deadline_cuts_a_trickling_v3",
+    "upstream.deadline_s": f"{GUARD}::test_upstream_deadline_cuts_a_trickling_v3",
+    "tenants.appid": KEYS,
+    "tenants.legacy_keys.secret_id": KEYS,
+    "tenants.legacy_keys.secret_key": KEYS,
+    "tenants.isolated": f"{EFFECT}::test_tenants_isolated_false_keeps_clean_v3_ids",
+    "auth.max_signature_validity_s": f"{EFFECT}::test_auth_max_signature_validity_refuses_longer_signatures",
+    "auth.single_use_window_s": f"{EFFECT}::test_auth_single_use_window_bounds_a_single_use_signatures_age",
+    "limits.max_body_bytes": "tests/e2e/test_bad_input.py::test_body_over_the_limit_is_23_without_being_read",
+    "limits.max_fields": f"{EFFECT}::test_limits_max_fields_is_the_limit_the_route_applies",
+    "limits.header_timeout_s": f"{GUARD}::test_header_timeout_cuts_a_slowloris",
+    "limits.keepalive_timeout_s": f"{GUARD}::test_idle_keepalive_timeout_closes_quiet_connections",
+    "limits.body_min_rate_bytes_s": f"{GUARD}::test_a_stalled_body_is_cut_at_the_minimum_rate",
+    "limits.body_grace_s": f"{GUARD}::test_a_stalled_body_is_cut_at_the_minimum_rate",
+    "limits.body_timeout_s": f"{GUARD}::test_a_body_slower_than_the_body_timeout_is_cut",
+    "limits.max_connections": f"{GUARD}::test_connection_cap_answers_503_beyond_it",
+    "limits.body_budget_bytes": f"{GUARD}::test_body_budget_waits_then_answers_15",
+    "limits.body_budget_wait_s": f"{GUARD}::test_body_budget_waits_then_answers_15",
+    "limits.max_inflight_per_tenant": f"{GUARD}::test_per_tenant_cap_keeps_other_tenants_served",
+    "store.url": RELOAD,
+    "faces.capture_attributes": "tests/e2e/test_capture_off.py::test_attribute_capture_switch",
+    "scores.calibration": f"{EFFECT}::test_scores_calibration_identity_answers_v3s_score",
+    "scores.match_threshold": f"{EFFECT}::test_scores_match_threshold_decides_ismatch",
+    "errors.overrides": f"{EFFECT}::test_errors_overrides_change_the_v1_code_answered",
+    "logging.format": LOGS,
+    "logging.level": LOGS,
+}
+
+GAPS: dict[str, str] = {
+    "upstream.region": "the emulator ignores X-TC-Region; only the signed header is checked (tests/v3/test_client.py)",
+    "upstream.token": "the emulator has no STS tokens; the header is checked in tests/v3/test_client.py",
+    "upstream.connect_timeout": "needs an unroutable upstream; the client's timeout: tests/v3/test_client.py",
+    "upstream.pool_size": "pool exhaustion is not observed through a server yet",
+    "limits.quota_qps": "quota tested on the client (tests/limits/test_client_quota.py), not through a server",
+    "limits.quota_groups": "quota tested on the client (tests/limits/test_client_quota.py), not through a server",
+    "limits.quota_burst": "quota tested on the client (tests/limits/test_client_quota.py), not through a server",
+    "limits.quota_wait_ms": "quota tested on the client (tests/limits/test_client_quota.py), not through a server",
+    "limits.replay_capacity_per_tenant": "tested on the guard (tests/limits/test_replay.py), not through a server",
+    "redis.url": "tested on the Redis backends (tests/limits), not through a server",
+    "redis.password": "tested on the Redis backends (tests/limits), not through a server",
+    "redis.key_prefix": "tested on the Redis backends (tests/limits), not through a server",
+    "redis.timeout_ms": "tested on the Redis backends (tests/limits), not through a server",
+    "redis.cooldown_ms": "tested on the Redis backends (tests/limits), not through a server",
+    "shadow.ready_agreement_percent": "read by `v1proxy report`, not by the server (tests/report)",
+    "shadow.ready_min_comparisons": "read by `v1proxy report`, not by the server (tests/report)",
+}
+
+
+def leaves(model: type[BaseModel], prefix: str = "") -> Iterator[str]:
+    """Every leaf setting's dotted path (lists of models contribute their fields)."""
+    for name, info in model.model_fields.items():
+        nested = None
+        for arg in typing.get_args(info.annotation) or (info.annotation,):
+            candidates = typing.get_args(arg) if typing.get_origin(arg) is tuple else (arg,)
+            nested = nested or next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
+        if nested is not None:
+            yield from leaves(nested, f"{prefix}{name}.")
+        else:
+            yield prefix + name
+
+
+def test_every_setting_is_proven_through_a_server_or_named_as_a_gap() -> None:
+    settings = set(leaves(Settings))
+    assert not set(PROVEN) & set(GAPS)
+    assert sorted(settings - set(PROVEN) - set(GAPS)) == [], "a new setting: prove it takes effect (or name the gap)"
+    assert sorted((set(PROVEN) | set(GAPS)) - settings) == [], "gone from proxy.settings"
+
+
+def test_every_proof_named_exists() -> None:
+    for setting, node in PROVEN.items():
+        path, _, name = node.partition("::")
+        text = (ROOT / path).read_text(encoding="utf-8")
+        assert re.search(rf"^(async )?def {name}\(", text, re.M), f"{setting}: no {node}"
