@@ -82,6 +82,11 @@ GAPS: dict[str, str] = {
     "redis.key_prefix": "tested on the Redis backends (tests/limits), not through a server",
     "redis.timeout_ms": "tested on the Redis backends (tests/limits), not through a server",
     "redis.cooldown_ms": "tested on the Redis backends (tests/limits), not through a server",
+    "store.password": "tested on the PostgreSQL store (tests/store), not through a server",
+    "store.pool_min": "tested on the PostgreSQL store (tests/store), not through a server",
+    "store.pool_max": "tested on the PostgreSQL store (tests/store), not through a server",
+    "store.connect_timeout_s": "tested on the PostgreSQL store (tests/store), not through a server",
+    "store.command_timeout_s": "tested on the PostgreSQL store (tests/store), not through a server",
     "shadow.ready_agreement_percent": "read by `v1proxy report`, not by the server (tests/report)",
     "shadow.ready_min_comparisons": "read by `v1proxy report`, not by the server (tests/report)",
 }
