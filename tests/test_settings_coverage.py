@@ -23,6 +23,7 @@ SDK = "tests/e2e/test_legacy_sdk.py"
 ENROL = f"{SDK}::test_newperson_with_file_creates_every_group_and_reports_exact_v1_fields"
 KEYS = f"{SDK}::test_wrong_secret_key_is_14_and_unknown_appid_is_10"
 GUARD = "tests/v1/test_inbound_guard.py"
+STAGED = "tests/migration/test_staged_sessions.py"
 TLS = "tests/ops/test_logs_and_tls.py::test_tls_termination_with_the_legacy_sdk_over_https"
 LOGS = "tests/ops/test_logs_and_tls.py::test_logs_carry_the_request_id_and_no_secret_signature_or_image"
 
@@ -65,6 +66,11 @@ PROVEN: dict[str, str] = {
     "scores.calibration": f"{EFFECT}::test_scores_calibration_identity_answers_v3s_score",
     "scores.match_threshold": f"{EFFECT}::test_scores_match_threshold_decides_ismatch",
     "errors.overrides": f"{EFFECT}::test_errors_overrides_change_the_v1_code_answered",
+    "migration.tenants.route": f"{STAGED}::test_canary_splits_subjects_and_writes_reach_both",
+    "migration.tenants.ops": f"{STAGED}::test_an_op_can_stay_behind_on_its_own_route",
+    "migration.tenants.retire_v1": f"{STAGED}::test_v3_feeds_v1_until_retire_v1",
+    "migration.legacy.endpoint": f"{STAGED}::test_v1_route_is_a_verbatim_passthrough",
+    "migration.outbox.lease_s": "tests/migration/test_outbox_crash.py::test_outbox_survives_sigkill_mid_burst",
     "logging.format": LOGS,
     "logging.level": LOGS,
 }
@@ -87,6 +93,14 @@ GAPS: dict[str, str] = {
     "store.password": "tested on the PostgreSQL store (tests/store), not through a server",
     "store.connect_timeout_s": "tested on the PostgreSQL store (tests/store), not through a server",
     "store.command_timeout_s": "tested on the PostgreSQL store (tests/store), not through a server",
+    "migration.default_route": "set in the staged tests' config, not varied through a server yet",
+    "migration.legacy.connect_timeout": "not varied through a server yet",
+    "migration.legacy.read_timeout": "not varied through a server yet",
+    "migration.outbox.batch": "not varied through a server yet",
+    "migration.outbox.max_attempts": "not varied through a server yet",
+    "migration.outbox.poll_s": "set short in the staged tests' config, not varied through a server yet",
+    "migration.outbox.retry_base_s": "set short in the staged tests' config, not varied through a server yet",
+    "migration.outbox.retry_max_s": "set short in the staged tests' config, not varied through a server yet",
     "shadow.ready_agreement_percent": "read by `v1proxy report`, not by the server (tests/report)",
     "shadow.ready_min_comparisons": "read by `v1proxy report`, not by the server (tests/report)",
 }
