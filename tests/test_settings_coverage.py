@@ -101,6 +101,12 @@ GAPS: dict[str, str] = {
     "migration.outbox.poll_s": "set short in the staged tests' config, not varied through a server yet",
     "migration.outbox.retry_base_s": "set short in the staged tests' config, not varied through a server yet",
     "migration.outbox.retry_max_s": "set short in the staged tests' config, not varied through a server yet",
+    "shadow.sample_percent": "on the budget (tests/migration/test_budget.py), not through a server",
+    "shadow.tenants.sample_percent": "on the budget (tests/migration/test_budget.py), not through a server",
+    "shadow.max_calls_per_s": "on the budget (tests/migration/test_budget.py), not through a server",
+    "shadow.noise_percent": "read by the comparer and the report, not varied through a server yet",
+    "shadow.pairs_kept": "tested on the ledger (tests/migration/test_ledger.py), not through a server",
+    "shadow.disagreements_kept": "tested on the ledger (tests/migration/test_ledger.py), not through a server",
     "shadow.ready_agreement_percent": "read by `v1proxy report`, not by the server (tests/report)",
     "shadow.ready_min_comparisons": "read by `v1proxy report`, not by the server (tests/report)",
 }
