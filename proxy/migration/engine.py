@@ -34,7 +34,7 @@ import aiohttp
 import structlog
 
 from proxy.domain.codes import V1Error
-from proxy.domain.requests import DelFace, GetFaceInfo, V1Call
+from proxy.domain.requests import DelFace, GetFaceInfo, GetInfo, V1Call
 from proxy.domain.results import (
     AddFaceResult,
     DelFaceResult,
@@ -48,7 +48,7 @@ from proxy.domain.results import (
 )
 from proxy.handlers.context import Services
 from proxy.handlers.ops import Op, run_op
-from proxy.migration import outbox, scoretap
+from proxy.migration import outbox, scoretap, writes
 from proxy.migration.legacy import LegacyClient, LegacyUnreachable, unreachable_error
 from proxy.migration.metrics import MigrationMetrics
 from proxy.migration.routes import (
@@ -181,9 +181,14 @@ class MigrationEngine:
         face_id = getattr(call.request, "face_id", None)
         known = await self._known_in_v3(services, scope, name, person_id, group_id, face_id)
         fresh = await self._fresh_side(services, scope, person_id) if person_id is not None else None
+        in_v1 = False
+        retired = route.kind is Kind.V3 and migration.retire_v1(appid)
+        if name == "newperson" and not known and fresh is None and not retired and route.kind in (Kind.CANARY, Kind.V3):
+            in_v1 = await self._v1_has_person(settings, call, person_id)
         the_plan = plan(
             route,
             fresh_side=fresh,
+            exists_in_v1=in_v1,
             appid=appid,
             op=name,
             subject=subject_key(name, person_id=person_id, group_id=group_id, body=inbound.body),
@@ -213,6 +218,18 @@ class MigrationEngine:
                 return True
             return await outbox.counterpart(services, scope.store_key, Side.V1, face_id) is not None
         return True  # no subject (getgroupids, compare): nothing to know
+
+    async def _v1_has_person(self, settings: Settings, call: V1Call, person_id: str | None) -> bool:
+        """Whether v1 already holds this person id (a getinfo signed with the tenant's key); False if v1 is down."""
+        backend, key = settings.migration.legacy, outbox.legacy_key(settings, call.target.appid)
+        if backend is None or key is None or person_id is None:
+            return False
+        probe = writes.v1_body(key, call.target, GetInfo(person_id))
+        try:
+            reply = await self.legacy.post(backend, "/face/getinfo", probe.body, probe.headers)
+        except LegacyUnreachable:
+            return False
+        return reply.code == 0
 
     async def _fresh_side(self, services: Services, scope: Scope, person_id: str) -> Side | None:
         """The side that served this person's latest write, while that write is still owed to the other."""

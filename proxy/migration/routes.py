@@ -12,8 +12,8 @@ Routes per tenant (and per op): ``v1`` -> ``shadow`` -> ``canary N%`` -> ``v3``,
   face is (v3 when the proxy's store holds it), not the request's bucket.
 - Data-aware: on the v3 side, a request about a person or group the proxy does not know in v3
   (never written to v3 through it, not backfilled, not confirmed) is answered by v1 while a
-  legacy backend is configured -- whatever the percentage says. newperson and compare are never
-  redirected (the first creates its subject, the second has none).
+  legacy backend is configured -- whatever the percentage says. compare has no subject; newperson
+  goes to v1 only when v1 already holds the id (the router asks v1 first), so v1's -1302 answers it.
 - Read-your-writes: while a person's latest write is still owed to the other side (in the outbox),
   requests about that person go to the side that served it, whatever the route says.
 - Writes: the serving side synchronously; the other side through the durable outbox while both
@@ -129,9 +129,11 @@ def plan(
     v1_configured: bool,
     retire_v1: bool,
     fresh_side: Side | None = None,
+    exists_in_v1: bool = False,
 ) -> Plan:
     """The plan for one request; ``known_in_v3`` says whether the request's subject exists in v3;
-    ``fresh_side``: the side that served the person's latest write while it is still owed to the other."""
+    ``fresh_side``: the side that served the person's latest write while it is still owed to the other;
+    ``exists_in_v1``: newperson only -- v1 already holds that person id (so v1 must answer: -1302)."""
     write = op in WRITE_OPS
     if route.kind is Kind.V1:
         return Plan(route, Side.V1, Reason.ROUTE, None, False, False)
@@ -145,6 +147,8 @@ def plan(
     else:
         wants_v3, reason = True, Reason.ROUTE
     if wants_v3 and v1_configured and not known_in_v3 and op not in NEVER_REDIRECTED:
+        wants_v3, reason = False, Reason.NOT_IN_V3
+    if wants_v3 and v1_configured and op == "newperson" and exists_in_v1:
         wants_v3, reason = False, Reason.NOT_IN_V3
     if fresh_side is not None and v1_configured and wants_v3 != (fresh_side is Side.V3):
         wants_v3, reason = fresh_side is Side.V3, Reason.OWED

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from proxy.domain.requests import AddFace, DelFace, DelPerson, ImageSource, NewPerson, SetInfo, Target
+from proxy.domain.requests import AddFace, DelFace, DelPerson, GetInfo, ImageSource, NewPerson, SetInfo, Target
 from proxy.v1.auth import LegacyKey, sign
 
 WriteRequest = NewPerson | DelPerson | AddFace | DelFace | SetInfo
@@ -131,8 +131,8 @@ def signature(key: LegacyKey, target: Target, now: float | None = None) -> str:
     return sign(key, f"{plain}&r={secrets.randbelow(10**9)}&f=")
 
 
-def v1_body(key: LegacyKey, target: Target, request: WriteRequest) -> V1Body:
-    """The v1 request for ``request``, signed with the tenant's legacy key."""
+def v1_body(key: LegacyKey, target: Target, request: WriteRequest | GetInfo) -> V1Body:
+    """The v1 request for ``request`` (a write, or the router's getinfo probe), signed with the tenant's legacy key."""
     fields: dict[str, Any] = {"appid": target.appid}
     if target.bucket:
         fields["bucket"] = target.bucket

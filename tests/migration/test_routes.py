@@ -150,3 +150,10 @@ def test_a_person_with_a_write_still_owed_is_answered_by_the_side_that_has_it() 
     shadow = plan(parse_route("shadow"), appid=APPID, op="getinfo", subject="person:x", known_in_v3=True,
                   v1_configured=True, retire_v1=False, fresh_side=Side.V1)  # fmt: skip
     assert shadow.serve is Side.V1
+
+
+def test_newperson_goes_to_v1_only_when_v1_already_holds_the_id() -> None:
+    assert _plan("v3", "newperson", known=False).serve is Side.V3
+    taken = plan(parse_route("v3"), appid=APPID, op="newperson", subject="person:x", known_in_v3=False,
+                 v1_configured=True, retire_v1=False, exists_in_v1=True)  # fmt: skip
+    assert (taken.serve, taken.reason) == (Side.V1, Reason.NOT_IN_V3)

@@ -156,6 +156,8 @@ def test_live_forward_migration_and_rollback_lose_nothing(world: StagedWorld) ->
         world.route(LIVE_APP, route)
         people |= session(client, f"s{step}", subject=step % 3)
         read_back(client, people)  # the v1-only people of step 1 are still answered (data-aware)
+    taken = client.face_newperson("s1-ann", ["s1-g"], CIBuffer(subject_photo(0, 4)))
+    assert (taken["code"], taken["httpcode"]) == (-1302, 200)  # v1 holds that id: v1's own answer
     ok(client.face_setinfo("s1-ann", "Renamed in v3", "t9"))  # a write about a v1-only person, in v3
     people["s1-ann"] = Person("Renamed in v3", "t9", 2, ("s1-g",))
     world.drain()
