@@ -21,11 +21,17 @@ from proxy.v3.body import JsonBody
 from proxy.v3.client import V3Client, V3Endpoint, V3Reply, throttled
 from proxy.v3.errors import V3Error
 
-DECREASE = 0.75  # multiplicative decrease on RequestLimitExceeded, at most once per DECREASE_EVERY_S
+DECREASE = 0.8  # multiplicative decrease on RequestLimitExceeded, at most once per DECREASE_EVERY_S
 DECREASE_EVERY_S = 1.0  # one rejected second is one signal, however many calls it rejected
-INCREASE_PER_S = 0.05  # additive increase: 5 % of the ceiling per second of calls answered
+# additive increase per second of calls served, as a share of the ceiling: fast back to just under the
+# rate v3 last refused (RECOVER of it), slowly past it, so a lone refusal costs little and a smaller
+# budget (live traffic taking its share) is found by repeated decreases
+FAST_INCREASE_PER_S = 0.25
+SLOW_INCREASE_PER_S = 0.02
+RECOVER = 0.95
 FLOOR = 0.05  # never below 5 % of the ceiling
 BACKOFF_S = (0.25, 0.5, 1.0, 2.0, 4.0)  # before retrying a rate-limited call (full jitter), the last repeats
+
 
 class Quota(Protocol):
     """A v3 budget the backfill draws from before each call, and tells how v3 answered."""
@@ -50,6 +56,7 @@ class Bucket:
         self._clock = clock
         self._next = 0.0
         self._last_decrease = -DECREASE_EVERY_S
+        self._refused_at = ceiling  # the rate v3 last refused
 
     def reserve(self) -> float:
         """Take the next slot: how long to wait for it (0 when free now)."""
@@ -62,11 +69,13 @@ class Bucket:
         now = self._clock()
         if now - self._last_decrease >= DECREASE_EVERY_S:
             self._last_decrease = now
+            self._refused_at = self.rate
             self.rate = max(self.ceiling * FLOOR, self.rate * DECREASE)
 
     def increase(self) -> None:
-        # + INCREASE_PER_S x ceiling per second: spread over the `rate` calls a second holds
-        self.rate = min(self.ceiling, self.rate + INCREASE_PER_S * self.ceiling / self.rate)
+        # a share of the ceiling per second, spread over the `rate` calls a second holds
+        share = FAST_INCREASE_PER_S if self.rate < RECOVER * self._refused_at else SLOW_INCREASE_PER_S
+        self.rate = min(self.ceiling, self.rate + share * self.ceiling / self.rate)
 
 
 class AimdQuota:

@@ -29,7 +29,7 @@ from proxy.backfill.validate import Rules, check_row
 from proxy.backfill.verify import verify_sample
 from proxy.config import Compiled, load_compiled
 from proxy.limits.backends import Limits, open_limits
-from proxy.limits.quota import Priority
+from proxy.limits.quota import Priority, QuotaPlan
 from proxy.metrics import Metrics
 from proxy.settings import SettingsError
 from proxy.store import open_store
@@ -116,11 +116,12 @@ async def _backfill(args: argparse.Namespace, compiled: Compiled) -> int:
     limits: Limits | None = None
     try:
         store = await open_store("sqlite://:memory:" if args.dry_run else settings.store.url)
-        # the fleet's upstream quota (shared through Redis when configured), at background priority:
-        # only slots serving traffic leaves free, waiting as long as it takes
-        limits = open_limits(
-            compiled.redis, compiled.quota, priority=Priority.BACKGROUND, patience_s=BACKGROUND_PATIENCE_S
-        )
+        # With Redis, the fleet's upstream quota is shared with live traffic: the backfill draws from it at
+        # background priority (only slots serving traffic leaves free), waiting as long as it takes. Without
+        # Redis this process cannot see live traffic's bookings, so its own cap (--qps, AIMD) paces it alone
+        # (a second pacer at the same rate would only lose slots to timer jitter).
+        plan = compiled.quota if compiled.redis is not None else QuotaPlan(default_qps=0.0)
+        limits = open_limits(compiled.redis, plan, priority=Priority.BACKGROUND, patience_s=BACKGROUND_PATIENCE_S)
         runtime = build_runtime(compiled, session=session, store=store, metrics=Metrics(), limits=limits)
         services = runtime.services
         rules = Rules(

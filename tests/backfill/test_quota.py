@@ -29,25 +29,44 @@ def test_calls_are_spaced_one_period_apart_and_a_free_slot_costs_no_wait() -> No
     assert [round(bucket.reserve(), 6) for _ in range(2)] == [0.0, 0.02]
 
 
-def test_rate_limited_cuts_a_quarter_once_per_second_and_recovers_additively() -> None:
+def test_rate_limited_cuts_a_fifth_once_per_second_then_recovers_fast_to_near_the_refused_rate() -> None:
     clock = Clock()
     bucket = Bucket(40.0, clock)
     bucket.decrease()
     bucket.decrease()  # the same rejected second: one signal
-    assert bucket.rate == 30.0
+    assert bucket.rate == 32.0
     clock.now += 1.0
-    bucket.decrease()
-    assert bucket.rate == 22.5
-    for _ in range(260):  # 2 calls/s more per second of calls: rate² grows by 4 a call, 40 after ~274
+    bucket.decrease()  # refused at 32
+    assert bucket.rate == pytest.approx(25.6)
+    for _ in range(20):  # fast: 25 % of the ceiling per second, up to 95 % of the refused rate (30.4)
         bucket.increase()
-    assert 39.0 < bucket.rate < 40.0
-    for _ in range(20):
+    assert 30.4 <= bucket.rate < 31.2
+    for _ in range(100):  # then slowly: 2 % of the ceiling per second
+        bucket.increase()
+    assert 31.2 < bucket.rate < 34.0  # rate² grows by 1.6 a call: ~33.3
+    for _ in range(600):
         bucket.increase()
     assert bucket.rate == 40.0  # never above the ceiling
     for _ in range(10_000):
         bucket.decrease()
         clock.now += 1.0
     assert bucket.rate == pytest.approx(40.0 * quota.FLOOR)
+
+
+def test_a_budget_below_the_ceiling_is_found_and_held() -> None:
+    """v3 refuses whenever the backfill goes above 20/s (live traffic has the rest): the rate settles near 20."""
+    clock = Clock()
+    bucket = Bucket(50.0, clock)
+    rates = []
+    for _second in range(120):
+        for _call in range(int(bucket.rate)):
+            if bucket.rate > 20.0:
+                bucket.decrease()
+            else:
+                bucket.increase()
+        clock.now += 1.0
+        rates.append(bucket.rate)
+    assert all(15.0 <= r <= 21.0 for r in rates[-60:]), rates[-60:]
 
 
 def test_actions_of_one_interface_group_share_a_bucket() -> None:
