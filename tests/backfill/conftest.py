@@ -84,11 +84,12 @@ class Bench:
     def store(self) -> Path:
         return self.root / "meta.db"
 
-    def config(self, *, capture: bool = False, name: str = "config.yaml") -> Path:
+    def config(self, *, capture: bool = False, name: str = "config.yaml", **sections: Any) -> Path:
         path = self.root / name
         path.write_text(
             yaml.safe_dump(
-                {
+                sections
+                | {
                     "listen": {"host": "127.0.0.1", "port": 0, "event_loop": "asyncio"},
                     "admin": {"port": 0},
                     "upstream": {"endpoint": self.emulator.url, "secret_id": V3_ID, "secret_key": V3_KEY},
@@ -116,10 +117,13 @@ class Bench:
     def args(self, manifest: Path, *extra: str, config: Path | None = None) -> list[str]:
         return [V1PROXY, "backfill", "--config", str(config or self.config()), "--manifest", str(manifest), *extra]
 
-    def run(self, manifest: Path, *extra: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, manifest: Path, *extra: str, config: Path | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            self.args(manifest, *extra), capture_output=True, text=True, timeout=timeout, cwd=self.root, check=False
-        )
+            self.args(manifest, *extra, config=config),
+            capture_output=True, text=True, timeout=timeout, cwd=self.root, check=False,
+        )  # fmt: skip
 
     def spawn(self, manifest: Path, *extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import orjson
@@ -10,6 +11,7 @@ from qcloud_image import CIFile, Client
 from qcloud_image.conf import Conf
 
 from tests.backfill.conftest import APPID, BUCKET, LEGACY_ID, LEGACY_KEY, PHOTOS, Bench, row
+from tests.fixtures_redis import RedisTarget
 
 HELD_OUT = PHOTOS - 1  # never in a manifest: the photo each person is verified with
 
@@ -84,3 +86,16 @@ def test_over_the_emulators_quota_calls_back_off_and_no_item_fails(bench: Bench)
     assert summary_count(done.stdout, "v3 RequestLimitExceeded absorbed") > 0
     assert statuses(manifest.with_name("manifest.csv.report.jsonl")) == {"enrolled": 8, "added": 8}
     assert sorted(bench.v3_faces().values()) == [2] * 8
+
+
+def test_with_redis_the_backfill_draws_from_the_fleets_shared_budget(bench: Bench, redis_target: RedisTarget) -> None:
+    config = bench.config(redis=redis_target.settings(), limits={"quota_qps": 4})
+    manifest = bench.manifest([row(f"s-{s}", s, 0) for s in range(8)])
+    started = time.monotonic()
+    done = bench.run(manifest, "--qps", "50", "--concurrency", "1", config=config)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert statuses(manifest.with_name("manifest.csv.report.jsonl")) == {"enrolled": 8}
+    # 10 library calls (the first CreatePerson finds no group: CreateGroup, CreatePerson again) at the shared
+    # budget's 4/s, not at --qps 50 (without redis the backfill's own cap is its only pacer)
+    assert elapsed >= 9 / 4
