@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -20,7 +22,9 @@ from proxy.config import Compiled, compile_settings
 from proxy.domain.requests import V1Call
 from proxy.domain.results import V1Result
 from proxy.handlers.context import PersonLocks, Services
+from proxy.handlers.journal import JournalPolicy
 from proxy.handlers.ops import OPS, Op, run_op
+from proxy.handlers.reconcile import run_sweeper
 from proxy.heap import HeapTrimmer
 from proxy.limits.backends import Limits, open_limits
 from proxy.metrics import Metrics, observed
@@ -234,6 +238,12 @@ def build_runtime(
         capture_face_attributes=settings.faces.capture_attributes,
         # writes in flight keep serialising against new ones
         locks=previous.services.locks if previous is not None else PersonLocks(),
+        journal=JournalPolicy(
+            settings.journal.settle_after_s,
+            settings.journal.lease_s,
+            settings.journal.sweep_interval_s,
+            settings.journal.keep_done_s,
+        ),
     )
     metrics.bound(tenants=[t.appid for t in settings.tenants], v3_codes=compiled.errors.codes())
     return Runtime(compiled=compiled, services=services, inbound=inbound_limits(settings), limits=limits)
@@ -271,6 +281,18 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def _journal_sweeper(app: web.Application) -> AsyncIterator[None]:
+    """The write journal's background sweeper (proxy.handlers.reconcile), stopped with the app."""
+    holder = app[RUNTIME]
+    task = asyncio.create_task(run_sweeper(lambda: holder.current.services), name="journal-sweeper")
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> web.Application:
     """The proxy app; `config` compiled first when given as Settings (SettingsError: every problem, nothing opened).
 
@@ -289,6 +311,7 @@ def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> we
     app[METRICS] = Metrics()
     app[BODY_BUDGET] = budget = BodyBudget(settings.limits.body_budget_bytes, on_drained=HeapTrimmer().drained)
     app.cleanup_ctx.append(_services)
+    app.cleanup_ctx.append(_journal_sweeper)
     holder = app[RUNTIME] = RuntimeHolder()
     engine = app[MIGRATION] = MigrationEngine(
         lambda: (holder.current.settings, holder.current.services), MigrationMetrics(app[METRICS].registry)

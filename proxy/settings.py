@@ -278,6 +278,14 @@ class Store(_Frozen):
         return self
 
 
+class Journal(_Frozen):
+    # the write journal (README "Write journal"): every v3 write is recorded before the call
+    settle_after_s: float = Field(20.0, ge=0)  # an unknown outcome (timeout, dropped) is read back from v3 after this
+    lease_s: float = Field(60.0, gt=0)  # a request's hold on its entry; past it, a crashed process's entry is settled
+    sweep_interval_s: float = Field(5.0, ge=0)  # the background sweeper's period; 0: only requests settle entries
+    keep_done_s: float = Field(86400.0, gt=0)  # settled entries are deleted this long after they were settled
+
+
 CalibrationSpec = Literal["identity", "far-matched"] | tuple[tuple[float, float], ...]
 
 
@@ -462,6 +470,7 @@ class Settings(_Frozen):
     limits: Limits = Limits()
     redis: Redis | None = None
     store: Store = Store()
+    journal: Journal = Journal()
     faces: Faces = Faces()
     scores: Scores = Scores()
     errors: Errors = Errors()

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from proxy.domain.requests import Target
+from proxy.handlers.journal import JournalPolicy
 from proxy.store.base import FaceStore
 from proxy.translate.errors import ErrorMap
 from proxy.translate.scope import Scope
@@ -56,6 +57,7 @@ class Services:
     tenants: Mapping[str, TenantPolicy]
     capture_face_attributes: bool = True
     locks: PersonLocks = field(default_factory=PersonLocks)
+    journal: JournalPolicy = field(default_factory=JournalPolicy)
 
     def scope(self, target: Target) -> Scope:
         """The tenant scope of a target (appid + bucket) under this configuration's tenant policies."""

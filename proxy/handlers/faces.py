@@ -12,6 +12,8 @@ from proxy.domain.faces import NO_ATTRIBUTES, FaceAttributes
 from proxy.domain.requests import AddFace, DelFace, GetFaceInfo, ImageSource
 from proxy.domain.results import AddFaceResult, DelFaceResult, GetFaceInfoResult
 from proxy.handlers.context import Services
+from proxy.handlers.journal import journaled, outcome_unknown
+from proxy.handlers.reconcile import settle_due
 from proxy.store.base import FaceRecord
 from proxy.translate import faces as t
 from proxy.translate import v3api
@@ -46,22 +48,31 @@ async def addface(req: AddFace, services: Services, scope: Scope) -> AddFaceResu
     added: list[t.AddedFace] = []
     ret_codes: list[int] = []
     session_id = ""
+    intent = {"tag": req.tag, "images": len(req.images)}
     async with services.locks.hold(scope.writer_key(person)):
-        for start in range(0, len(req.images), t.CREATE_FACE_BATCH):
-            batch = req.images[start : start + t.CREATE_FACE_BATCH]
-            try:
-                created = await _add_batch(services, person, batch)
-            except V3Error as exc:
-                if not added:
-                    raise
-                # earlier batches landed: report them, and this error for every image not added
-                ret_codes += [services.errors.to_v1(exc.code, exc.message).code] * (len(req.images) - start)
-                break
-            session_id = session_id or created.request_id
-            added += await _with_attributes(services, batch, created)
-            ret_codes += created.ret_codes
-        if added:
-            await services.store.put_faces(face_records(scope, req.person_id, req.tag, added))
+        await settle_due(services, scope.store_key, req.person_id)
+        async with journaled(
+            services.store, services.journal, scope, "addface", req.person_id, person, intent
+        ) as write:
+            for start in range(0, len(req.images), t.CREATE_FACE_BATCH):
+                batch = req.images[start : start + t.CREATE_FACE_BATCH]
+                try:
+                    created = await _add_batch(services, person, batch)
+                except V3Error as exc:
+                    if not added:
+                        raise
+                    if outcome_unknown(exc):  # this batch may have landed: the entry is settled from v3 later
+                        write.uncertain(exc)
+                    # earlier batches landed: report them, and this error for every image not added
+                    ret_codes += [services.errors.to_v1(exc.code, exc.message).code] * (len(req.images) - start)
+                    break
+                session_id = session_id or created.request_id
+                landed = await _with_attributes(services, batch, created)
+                # each batch kept as it lands: a later failure cannot lose the faces v3 already holds
+                await services.store.put_faces(face_records(scope, req.person_id, req.tag, landed))
+                added += landed
+                ret_codes += created.ret_codes
+            write.applied()
     return t.addface_from_v3(session_id, added, ret_codes)
 
 
@@ -105,10 +116,16 @@ async def _create_faces(services: Services, params: Params) -> V3Reply:
 
 async def delface(req: DelFace, services: Services, scope: Scope) -> DelFaceResult:
     person = scope.v3_id(req.person_id)
+    intent = {"face_ids": list(req.face_ids)}
     async with services.locks.hold(scope.writer_key(person)):
-        reply = await services.v3.call(v3api.DELETE_FACE, t.delete_face_params(req, person))
-        deleted = t.deleted_faces(reply)
-        await services.store.delete_faces(scope.store_key, deleted)
+        await settle_due(services, scope.store_key, req.person_id)
+        async with journaled(
+            services.store, services.journal, scope, "delface", req.person_id, person, intent
+        ) as write:
+            reply = await services.v3.call(v3api.DELETE_FACE, t.delete_face_params(req, person))
+            deleted = t.deleted_faces(reply)
+            await services.store.delete_faces(scope.store_key, deleted)
+            write.applied()
     return t.delface_from_v3(reply, deleted)
 
 

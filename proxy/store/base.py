@@ -81,6 +81,10 @@ class FaceStore(Journal, Protocol):
         """The known faces among face_ids, by face id (unknown ids are simply absent)."""
         ...
 
+    async def get_person_faces(self, namespace: str, person_id: str) -> Sequence[FaceRecord]:
+        """Every face record of one person, by face id."""
+        ...
+
     async def delete_faces(self, namespace: str, face_ids: Sequence[str]) -> None: ...
 
     async def ping(self) -> bool:

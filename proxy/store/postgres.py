@@ -40,6 +40,7 @@ _MIGRATION_LOCK = 0x7631_7072_6F78  # pg_advisory_xact_lock key: one migrator at
 _RETURNING_JOURNAL = f" RETURNING {JOURNAL_COLUMNS}"
 _SELECT_JOURNAL = f"SELECT {JOURNAL_COLUMNS} FROM journal "  # noqa: S608 (a constant column list)
 _SELECT_FACES = f"SELECT {FACE_COLUMNS} FROM face WHERE namespace = $1 AND face_id = ANY($2::text[])"  # noqa: S608
+_SELECT_PERSON_FACES = f"SELECT {FACE_COLUMNS} FROM face WHERE namespace = $1 AND person_id = $2"  # noqa: S608
 _INSERT_FACE = (
     f"INSERT INTO face ({FACE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) "  # noqa: S608
     "ON CONFLICT (namespace, face_id) DO UPDATE SET person_id = excluded.person_id, tag = excluded.tag, "
@@ -180,6 +181,11 @@ class PostgresFaceStore:
             rows = await conn.fetch(_SELECT_FACES, _db_text(namespace), [_db_text(f) for f in dict.fromkeys(face_ids)])
         records = (_face(row) for row in rows)
         return {r.face_id: r for r in records}
+
+    async def get_person_faces(self, namespace: str, person_id: str) -> Sequence[FaceRecord]:
+        async with self._conn() as conn:
+            rows = await conn.fetch(_SELECT_PERSON_FACES, _db_text(namespace), _db_text(person_id))
+        return sorted((_face(row) for row in rows), key=lambda r: r.face_id)
 
     async def delete_faces(self, namespace: str, face_ids: Sequence[str]) -> None:
         if not face_ids:

@@ -39,6 +39,7 @@ Work = Callable[[sqlite3.Connection], T]
 
 
 _SELECT_FACES = f"SELECT {FACE_COLUMNS} FROM face WHERE namespace = ? AND face_id "  # noqa: S608 (constants)
+_SELECT_PERSON_FACES = f"SELECT {FACE_COLUMNS} FROM face WHERE namespace = ? AND person_id = ? ORDER BY face_id"  # noqa: S608
 _DELETE_FACES = "DELETE FROM face WHERE namespace = ? AND face_id "
 _INSERT_FACE = f"INSERT OR REPLACE INTO face ({FACE_COLUMNS}) VALUES ({', '.join('?' * FACE_COLUMN_COUNT)})"  # noqa: S608
 _MAX_BOUND_IDS = 500  # well under SQLite's host-parameter limit, whatever the build
@@ -153,6 +154,10 @@ class SqliteFaceStore:
                 record = face_record(row)
                 found[record.face_id] = record
         return found
+
+    async def get_person_faces(self, namespace: str, person_id: str) -> Sequence[FaceRecord]:
+        rows = await self._fetchall(_SELECT_PERSON_FACES, (namespace, person_id))
+        return [face_record(row) for row in rows]
 
     async def delete_faces(self, namespace: str, face_ids: Sequence[str]) -> None:
         if not face_ids:

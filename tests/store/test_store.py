@@ -191,3 +191,11 @@ async def test_stores_opened_together_migrate_once(backend: Backend) -> None:
     for store in stores:
         await store.close()
     assert await backend.fetchval(VERSION_OF[backend.kind]) == SCHEMA_VERSION
+
+
+async def test_person_faces_lists_one_persons_faces(store: FaceStore) -> None:
+    await store.put_faces(
+        [face("ns", "f2", "p"), face("ns", "f1", "p"), face("ns", "f3", "q"), face("other", "f4", "p")]
+    )
+    assert await store.get_person_faces("ns", "p") == [face("ns", "f1", "p"), face("ns", "f2", "p")]
+    assert await store.get_person_faces("ns", "nobody") == []

@@ -96,3 +96,16 @@ def test_migrate_store_reports_an_unreachable_server(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stderr.startswith("migrate-store: cannot open store 'postgresql://postgres@127.0.0.1:1/none'")
     assert "Traceback" not in done.stderr
+
+
+def test_journal_settings_are_validated() -> None:
+    data = minimal({"url": "sqlite:///x.db"})
+    data["journal"] = {"settle_after_s": -1, "lease_s": 0, "sweep_interval_s": 0, "surprise": 1}
+    with pytest.raises(SettingsError) as caught:
+        parse_settings(data)
+    problems = {p.path: p.expected for p in caught.value.problems}
+    assert set(problems) == {"journal.settle_after_s", "journal.lease_s", "journal.surprise"}
+    data["journal"] = {"settle_after_s": 0.5, "lease_s": 2, "sweep_interval_s": 0}
+    journal = parse_settings(data).journal
+    got = (journal.settle_after_s, journal.lease_s, journal.sweep_interval_s, journal.keep_done_s)
+    assert got == (0.5, 2, 0, 86400)
