@@ -83,7 +83,7 @@ async def _answer_of_an_earlier_attempt(
 ) -> NewPersonResult | None:
     """The app retries a newperson whose answer it never got (timeout, dropped): when v3 applied that
     attempt, answer success as v1 would have, not -1302. None: no such attempt (or v3 did not apply it)."""
-    entries = await services.store.journal_for_subject(scope.store_key, req.person_id, open_only=False)
+    entries = await services.store.journal_for_subject(scope.store_key, req.person_id, open_only=False, kind="write")
     if not entries:
         return None
     last = entries[-1]  # only the person's latest write can be the attempt being retried
@@ -176,7 +176,7 @@ async def setinfo(req: SetInfo, services: Services, scope: Scope) -> SetInfoResu
 
 async def getinfo(req: GetInfo, services: Services, scope: Scope) -> GetInfoResult:
     person = scope.v3_id(req.person_id)
-    if await services.store.journal_for_subject(scope.store_key, req.person_id):  # a write left unsettled
+    if await services.store.journal_for_subject(scope.store_key, req.person_id, kind="write"):  # a write left unsettled
         async with services.locks.hold(scope.writer_key(person)):
             await settle_due(services, scope.store_key, req.person_id)
     base, groups, record = await asyncio.gather(

@@ -144,7 +144,7 @@ async def settle_due(services: Services, namespace: str, person_id: str, *, forc
 
     The caller holds the person's write lock.
     """
-    entries = await services.store.journal_for_subject(namespace, person_id)
+    entries = await services.store.journal_for_subject(namespace, person_id, kind="write")
     if not entries:
         return None
     now = time.time()
@@ -177,7 +177,7 @@ async def sweep_once(services: Services) -> int:
     for (namespace, person_id), group in persons.items():
         async with services.locks.hold(str(group[0].payload["writer_key"])):
             mine = {e.entry_id for e in group}
-            subject = await services.store.journal_for_subject(namespace, person_id)
+            subject = await services.store.journal_for_subject(namespace, person_id, kind="write")
             others = [e for e in subject if e.entry_id not in mine]
             claimed = await _claim_all(services, others, lease, now)
             if claimed is None:  # a live request works this person: try again next sweep

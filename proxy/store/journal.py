@@ -146,9 +146,9 @@ class Journal(Protocol):
     async def journal_find(self, dedupe_key: str) -> JournalEntry | None: ...
 
     async def journal_for_subject(
-        self, namespace: str, person_id: str, *, open_only: bool = True
+        self, namespace: str, person_id: str, *, open_only: bool = True, kind: JournalKind | None = None
     ) -> Sequence[JournalEntry]:
-        """A person's entries (only the open ones by default), oldest first."""
+        """A person's entries (only the open ones by default; of one kind, or all), oldest first."""
         ...
 
     async def journal_stats(self, kind: JournalKind, *, now: float) -> JournalStats: ...

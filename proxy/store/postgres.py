@@ -289,14 +289,14 @@ class PostgresFaceStore:
         return None if row is None else _entry(row)
 
     async def journal_for_subject(
-        self, namespace: str, person_id: str, *, open_only: bool = True
+        self, namespace: str, person_id: str, *, open_only: bool = True, kind: JournalKind | None = None
     ) -> Sequence[JournalEntry]:
         where = "AND state IN ('pending', 'unknown') " if open_only else ""
+        where += "AND kind = $3 " if kind is not None else ""
+        params = [_db_text(namespace), _db_text(person_id)] + ([kind] if kind is not None else [])
         async with self._conn() as conn:
             rows = await conn.fetch(
-                _SELECT_JOURNAL + "WHERE namespace = $1 AND person_id = $2 " + where + "ORDER BY entry_id",
-                _db_text(namespace),
-                _db_text(person_id),
+                _SELECT_JOURNAL + "WHERE namespace = $1 AND person_id = $2 " + where + "ORDER BY entry_id", *params
             )
         return [_entry(r) for r in rows]
 

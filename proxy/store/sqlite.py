@@ -205,10 +205,12 @@ class SqliteFaceStore:
         return journal_entry(rows[0]) if rows else None
 
     async def journal_for_subject(
-        self, namespace: str, person_id: str, *, open_only: bool = True
+        self, namespace: str, person_id: str, *, open_only: bool = True, kind: JournalKind | None = None
     ) -> Sequence[JournalEntry]:
         where = f"AND state IN {journal_sql.OPEN} " if open_only else ""
-        rows = await self._fetchall(journal_sql.FOR_SUBJECT + where + "ORDER BY entry_id", (namespace, person_id))
+        where += "AND kind = ? " if kind is not None else ""
+        params = (namespace, person_id) if kind is None else (namespace, person_id, kind)
+        rows = await self._fetchall(journal_sql.FOR_SUBJECT + where + "ORDER BY entry_id", params)
         return [journal_entry(row) for row in rows]
 
     async def journal_stats(self, kind: JournalKind, *, now: float) -> JournalStats:

@@ -179,6 +179,9 @@ async def test_for_subject_lists_a_persons_entries(store: FaceStore) -> None:
     everything = await store.journal_for_subject("tenant a", "a", open_only=False)
     assert [e.entry_id for e in everything] == [a1.entry_id, a2.entry_id]
     assert await store.journal_for_subject("tenant a", "nobody") == []
+    outbox = (await store.journal_open(intent("a", kind="outbox"), now=T0)).entry
+    assert [e.entry_id for e in await store.journal_for_subject("tenant a", "a", kind="outbox")] == [outbox.entry_id]
+    assert [e.entry_id for e in await store.journal_for_subject("tenant a", "a", kind="write")] == [a2.entry_id]
 
 
 async def test_stats_count_by_state_and_age_the_oldest_open_entry(store: FaceStore) -> None:
