@@ -7,11 +7,13 @@ proxy's read timeout (so v3 applies some writes the proxy gave up on); midway th
 SIGKILLed and started again. Then the faults stop, the journal's sweeper settles every open
 entry, and the store is compared with the emulator's state read through the official v3 SDK:
 the same persons, each with the same faces and a v3 name that is the stand-in of the stored
-v1 name; the persons' groups are the workload's. Zero differences.
+v1 name; the persons' groups are the workload's. Zero differences. Five seeds on SQLite, two on
+PostgreSQL (a private schema of the test server).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import signal
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from qcloud_image import CIBuffer, CIBuffers, Client
 from tencentcloud.common import credential
@@ -39,6 +42,7 @@ from proxy.translate.scope import Scope
 from tests.ops.conftest import BUCKET, TENANT_A, Proxy, config, spawn, start_proxy, write_config
 
 SEEDS = (1, 2, 3, 4, 5)
+PG_SEEDS = (6, 7)  # the same workload on PostgreSQL, fewer seeds to bound the time
 OPS_PER_SEED = 48
 CLIENTS = 4
 PERSONS = 5
@@ -117,9 +121,32 @@ def one_op(rng: random.Random, target: Target, seed: int) -> None:
     assert isinstance(reply, dict) and isinstance(reply.get("code"), int), reply
 
 
-def open_entries(store: Path) -> int:
-    with sqlite3.connect(store) as db:
-        return int(db.execute("SELECT COUNT(*) FROM journal WHERE state IN ('pending', 'unknown')").fetchone()[0])
+@dataclass(frozen=True)
+class StoreReader:
+    """Reads the proxy's store from outside, as an operator would: the SQLite file or the PostgreSQL schema."""
+
+    url: str
+
+    def rows(self, sql: str, *params: object) -> list[tuple[Any, ...]]:
+        if self.url.startswith("sqlite://"):
+            with sqlite3.connect(self.url[len("sqlite://") :]) as db:
+                return list(db.execute(sql, params).fetchall())
+        numbered = sql
+        for n in range(1, len(params) + 1):
+            numbered = numbered.replace("?", f"${n}", 1)
+
+        async def fetch() -> list[tuple[Any, ...]]:
+            conn = await asyncpg.connect(self.url)
+            try:
+                return [tuple(r) for r in await conn.fetch(numbered, *params)]
+            finally:
+                await conn.close()
+
+        return asyncio.run(fetch())
+
+
+def open_entries(store: StoreReader) -> int:
+    return int(store.rows("SELECT COUNT(*) FROM journal WHERE state IN ('pending', 'unknown')")[0][0])
 
 
 def v3_state(emulator: str, scope: Scope, seed: int) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
@@ -146,27 +173,35 @@ def v3_state(emulator: str, scope: Scope, seed: int) -> dict[str, tuple[str, tup
     return state
 
 
-def store_state(store: Path, scope: Scope, seed: int) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
+def store_state(store: StoreReader, scope: Scope, seed: int) -> dict[str, tuple[str, tuple[str, ...], tuple[str, ...]]]:
     """Each of this seed's persons in the store: (the v3 stand-in of the v1 name, sorted face ids, groups)."""
-    prefix = f"s{seed}-"
-    with sqlite3.connect(store) as db:
-        persons = db.execute(
-            "SELECT person_id, name FROM person WHERE namespace = ? AND substr(person_id, 1, ?) = ?",
-            (scope.store_key, len(prefix), prefix),
-        ).fetchall()
-        faces: dict[str, list[str]] = {}
-        for face_id, person_id in db.execute(
-            "SELECT face_id, person_id FROM face WHERE namespace = ? AND substr(person_id, 1, ?) = ?",
-            (scope.store_key, len(prefix), prefix),
-        ):
-            faces.setdefault(person_id, []).append(face_id)
+    prefix = f"s{seed}-%"
+    persons = store.rows(
+        "SELECT person_id, name FROM person WHERE namespace = ? AND person_id LIKE ?", scope.store_key, prefix
+    )
+    faces: dict[str, list[str]] = {}
+    for face_id, person_id in store.rows(
+        "SELECT face_id, person_id FROM face WHERE namespace = ? AND person_id LIKE ?", scope.store_key, prefix
+    ):
+        faces.setdefault(person_id, []).append(face_id)
     return {pid: (v3_person_name(name, pid), tuple(sorted(faces.get(pid, []))), ()) for pid, name in persons}
 
 
-def test_store_equals_v3_after_faults_a_sigkill_and_reconciliation(tmp_path: Path, emulator: str) -> None:
-    store = tmp_path / "meta.db"
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'meta.db'}"
+    url: str = request.getfixturevalue("postgres_schema_url")
+    return url
+
+
+def test_store_equals_v3_after_faults_a_sigkill_and_reconciliation(
+    tmp_path: Path, emulator: str, store_url: str
+) -> None:
+    store = StoreReader(store_url)
     cfg = tmp_path / "proxy.yaml"
-    data = config(emulator, store)
+    data = config(emulator, tmp_path / "unused.db")
+    data["store"] = {"url": store_url}
     data["upstream"]["read_timeout"] = 0.3
     data["journal"] = {"settle_after_s": 0.8, "lease_s": 2.0, "sweep_interval_s": 0.3}
     data["logging"] = {"format": "json", "level": "warning"}
@@ -177,7 +212,7 @@ def test_store_equals_v3_after_faults_a_sigkill_and_reconciliation(tmp_path: Pat
     started = time.monotonic()
     restarts = 0
     try:
-        for seed in SEEDS:
+        for seed in SEEDS if store_url.startswith("sqlite") else PG_SEEDS:
             post_json(f"{emulator}/_emulator/faults", {"reset": True, "seed": seed, **FAULTS})
             rng = random.Random(seed)
             plans = [random.Random(rng.random()) for _ in range(OPS_PER_SEED)]
