@@ -63,6 +63,12 @@ class StagedWorld:
         outcome = self.loop.run(_reload(self.app, str(self.config_path)))
         assert outcome.applied, outcome.problems
 
+    def reload(self) -> None:
+        """Write `config` as it is now and reload it into the running proxy."""
+        self.config_path.write_text(yaml.safe_dump(self.config))
+        outcome = self.loop.run(_reload(self.app, str(self.config_path)))
+        assert outcome.applied, outcome.problems
+
     def drain(self, timeout_s: float = 60.0) -> None:
         """Wait until the outbox holds no open entry."""
         deadline = time.monotonic() + timeout_s

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,12 +25,13 @@ from tests.migration.staged import BUCKET, App, StagedWorld, staged_world
 ROUTES_APP = App("1250000011", "AKIDroutes", "key-routes")
 LIVE_APP = App("1250000012", "AKIDlive", "key-live")
 RETIRE_APP = App("1250000013", "AKIDretire", "key-retire")
+DEFAULT_APP = App("1250000014", "AKIDdefault", "key-default")  # never listed: follows default_route
 LEGACY_SESSION = re.compile(r"[0-9a-f]{32}")  # the legacy service's session ids (v3's are UUIDs)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StagedWorld]:
-    yield from staged_world(tmp_path_factory.mktemp("staged"), (ROUTES_APP, LIVE_APP, RETIRE_APP))
+    yield from staged_world(tmp_path_factory.mktemp("staged"), (ROUTES_APP, LIVE_APP, RETIRE_APP, DEFAULT_APP))
 
 
 def ok(reply: dict[str, Any]) -> dict[str, Any]:
@@ -307,3 +309,53 @@ def test_v1_passthrough_forwards_the_apps_bytes_and_returns_v1s_bytes(world: Sta
     # the service host enrolled her; the recognition host has no newperson: v1's own 404 came back as is
     assert json.loads(world.legacy.legacy.exchanges[-2].reply)["code"] == 0
     assert (reply.status_code, reply.json()["code"]) == (404, 3)
+
+
+def test_default_route_applies_to_tenants_not_listed(world: StagedWorld) -> None:
+    client = DEFAULT_APP.client()
+    ok(client.face_newperson("dr-ann", ["dr-g"], CIBuffer(subject_photo(0, 0))))
+    assert LEGACY_SESSION.fullmatch(ok(client.face_getinfo("dr-ann"))["session_id"])  # default_route v1
+    world.config["migration"]["default_route"] = "v3"
+    try:
+        world.reload()
+        created = ok(client.face_newperson("dr-bob", ["dr-g"], CIBuffer(subject_photo(1, 0))))
+        assert not LEGACY_SESSION.fullmatch(created["session_id"])  # now v3 answers the tenant
+    finally:
+        world.config["migration"]["default_route"] = "v1"
+        world.reload()
+
+
+def test_legacy_read_timeout_bounds_a_slow_v1(world: StagedWorld) -> None:
+    world.route(ROUTES_APP, "v1")
+    world.config["migration"]["legacy"]["read_timeout"] = 0.2
+    world.legacy.legacy.latency_s = 1.0
+    try:
+        world.reload()
+        started = time.monotonic()
+        reply = ROUTES_APP.client().face_getinfo("anyone")
+        assert (reply["code"], reply["httpcode"]) == (213, 502)
+        assert time.monotonic() - started < 0.9
+    finally:
+        world.legacy.legacy.latency_s = 0.0
+        world.config["migration"]["legacy"]["read_timeout"] = 30
+        world.reload()
+    assert ROUTES_APP.client().face_getinfo("anyone")["code"] == -1303
+
+
+def test_outbox_gives_up_after_max_attempts(world: StagedWorld) -> None:
+    client = RETIRE_APP.client()
+    world.route(RETIRE_APP, "v3")
+    endpoint = world.config["migration"]["legacy"]["endpoint"]
+    world.config["migration"]["legacy"]["endpoint"] = "http://127.0.0.1:9"  # v1 down: replays to v1 fail
+    world.config["migration"]["outbox"]["max_attempts"] = 3
+    failures = world.outbox_failures()
+    try:
+        world.reload()
+        ok(client.face_newperson("ma-ann", ["ma-g"], CIBuffer(subject_photo(2, 0))))  # served by v3, owed to v1
+        world.drain()
+        assert world.outbox_failures() == failures + 1
+    finally:
+        world.config["migration"]["legacy"]["endpoint"] = endpoint
+        del world.config["migration"]["outbox"]["max_attempts"]
+        world.reload()
+    assert world.legacy_person(RETIRE_APP, "ma-ann") is None
