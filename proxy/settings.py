@@ -194,7 +194,7 @@ class Limits(_Frozen):
     body_budget_bytes: int = Field(256 * 1024 * 1024, ge=1024)
     body_budget_wait_s: float = Field(2.0, ge=0)
     # requests of one tenant being served at once (after its signature checked out); beyond: 15
-    max_inflight_per_tenant: int = Field(64, ge=1)
+    max_inflight_per_tenant: int = Field(32, ge=1)
 
     # the upstream quota, per v3 interface group (proxy/limits/groups.py): calls per second for every
     # group (Tencent's default 50; 0: no quota), per-group overrides, and how many calls may go at once
@@ -494,10 +494,22 @@ class Settings(_Frozen):
         if self.admin.port and self.admin.port == self.listen.port:
             raise ValueError(f"admin.port different from listen.port (both {self.listen.port})")
         self._isolation()
+        self._tenant_share()
         strangers = sorted(set(self.migration.tenants) - set(appids))
         if strangers:
             raise ValueError(f"migration.tenants names appids that are not tenants: {', '.join(strangers)}")
         return self
+
+    def _tenant_share(self) -> None:
+        """With several tenants, one at its in-flight cap of largest bodies leaves room for another's body."""
+        limits = self.limits
+        one_tenant = limits.max_inflight_per_tenant * limits.max_body_bytes
+        if len(self.tenants) > 1 and one_tenant + limits.max_body_bytes > limits.body_budget_bytes:
+            raise ValueError(
+                f"limits.body_budget_bytes ({limits.body_budget_bytes}) at least (max_inflight_per_tenant + 1) x "
+                f"max_body_bytes ({one_tenant + limits.max_body_bytes}) when several tenants share the proxy: "
+                "else one tenant's uploads can hold the whole budget and starve the others"
+            )
 
     def _isolation(self) -> None:
         """`isolated: false` (unprefixed v3 ids) only for a tenant alone on its v3 credentials."""

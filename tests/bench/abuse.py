@@ -168,7 +168,7 @@ def burst(bench: Bench, v3_call: V3Call, emulator_url: str, proxy_url: str, pid:
         "back_within_100mb_s": back,
         "throughput": r["throughput"],
         "errors": r["errors"],
-        "error_samples": [sample[:160] for sample in r.get("samples", [])],
+        "error_samples": [sample[:160] for sample in r.get("error_samples", [])],
     }
     print(
         f"  burst: idle {idle / 1024:.0f} MB, peak {during.peak_kb / 1024:.0f} MB, after 10 s "

@@ -27,7 +27,7 @@ from tests.v1.stack import TENANT_A, settings_data, signature
 
 LIMITS = {
     "max_body_bytes": 64 * 1024,
-    "body_budget_bytes": 1024 * 1024,
+    "body_budget_bytes": 4 * 1024 * 1024,
     "header_timeout_s": 0.5,
     "body_grace_s": 0.3,
     "body_min_rate_bytes_s": 1024 * 1024,

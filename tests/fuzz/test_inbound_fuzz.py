@@ -34,7 +34,7 @@ def proxy_address(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
     store = root / "meta.db"
     limits = {
         "max_body_bytes": 64 * 1024,
-        "body_budget_bytes": 1024 * 1024,
+        "body_budget_bytes": 4 * 1024 * 1024,
         "header_timeout_s": 0.5,  # a head or body the fuzzer leaves incomplete is cut quickly
         "body_grace_s": 0.3,
         "body_min_rate_bytes_s": 1024 * 1024,

@@ -130,7 +130,8 @@ async def test_body_appid_is_checked_against_the_signature(tmp_path: Path) -> No
 
 async def test_no_100_continue_for_a_body_that_will_be_refused(tmp_path: Path) -> None:
     expect = {"Expect": "100-continue"}
-    async with running(tmp_path, limits={"max_body_bytes": 100_000, "body_budget_bytes": 100_000}) as run:
+    limits = {"max_body_bytes": 100_000, "body_budget_bytes": 200_000, "max_inflight_per_tenant": 1}
+    async with running(tmp_path, limits=limits) as run:
         status, _, body = await exchange(run, head("getgroupids", length=200_000, headers=expect))
         assert (status, v1_code(body)) == (413, 23)
         status, _, body = await exchange(run, head("getgroupids", length=100, headers=expect, sign=False))
@@ -232,21 +233,39 @@ async def test_a_body_slower_than_the_body_timeout_is_cut(tmp_path: Path) -> Non
         writer.close()
 
 
+def signed_by(tenant: tuple[str, str, str], op: str, *, length: int) -> bytes:
+    return head(op, length=length, sign=False).replace(
+        b"\r\n\r\n", f"\r\nAuthorization: {signature(tenant)}\r\n\r\n".encode()
+    )
+
+
 async def test_body_budget_waits_then_answers_15(tmp_path: Path) -> None:
-    limits = {"max_body_bytes": 100_000, "body_budget_bytes": 150_000, "body_budget_wait_s": 0.3}
+    # two tenants: each may hold 2 x 50 000, the budget is 3 x 50 000 (the least check-config accepts)
+    limits = {
+        "max_body_bytes": 50_000,
+        "body_budget_bytes": 150_000,
+        "max_inflight_per_tenant": 2,
+        "body_budget_wait_s": 0.3,
+    }
     async with running(tmp_path, limits=limits) as run:
-        _reader, writer = await asyncio.open_connection(run.host, run.port)
-        writer.write(head("getgroupids", length=100_000))  # holds 100 000 of the budget, body pending
-        await writer.drain()
-        await asyncio.sleep(0.2)
+        held = []
+        for tenant in (TENANT_A, TENANT_A, TENANT_B):  # 150 000 held, bodies pending
+            _reader, writer = await asyncio.open_connection(run.host, run.port)
+            writer.write(signed_by(tenant, "getgroupids", length=50_000))
+            await writer.drain()
+            held.append(writer)
+        await asyncio.sleep(0.3)
         started = time.monotonic()
-        status, _, body = await exchange(run, head("getgroupids", length=60_000))
+        status, _, body = await exchange(run, signed_by(TENANT_B, "getgroupids", length=40_000))
         assert (status, v1_code(body)) == (429, 15)
         assert time.monotonic() - started >= 0.25
-        # a body that fits is served meanwhile
-        status, _, body = await exchange(run, head("getgroupids", length=len(GETGROUPIDS)) + GETGROUPIDS)
+        held.pop().close()  # tenant B's upload goes away: its share comes back
+        await asyncio.sleep(0.2)
+        other = json.dumps({"appid": TENANT_B[0], "bucket": BUCKET}).encode()
+        status, _, body = await exchange(run, signed_by(TENANT_B, "getgroupids", length=len(other)) + other)
         assert (status, v1_code(body)) == (200, 0)
-        writer.close()
+        for writer in held:
+            writer.close()
 
 
 async def test_per_tenant_cap_keeps_other_tenants_served(tmp_path: Path) -> None:
@@ -258,10 +277,7 @@ async def test_per_tenant_cap_keeps_other_tenants_served(tmp_path: Path) -> None
         status, _, body = await exchange(run, head("getgroupids", length=len(GETGROUPIDS)) + GETGROUPIDS)
         assert (status, v1_code(body)) == (429, 15)
         other = json.dumps({"appid": TENANT_B[0], "bucket": BUCKET}).encode()
-        request_b = head("getgroupids", length=len(other), headers={}, sign=False).replace(
-            b"\r\n\r\n", f"\r\nAuthorization: {signature(TENANT_B)}\r\n\r\n".encode()
-        )
-        status, _, body = await exchange(run, request_b + other)
+        status, _, body = await exchange(run, signed_by(TENANT_B, "getgroupids", length=len(other)) + other)
         assert (status, v1_code(body)) == (200, 0)
         writer.close()
 

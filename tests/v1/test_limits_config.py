@@ -74,6 +74,16 @@ def test_limits_are_validated(limits: dict[str, Any], needle: str) -> None:
     assert needle in problems(with_(limits=limits))
 
 
+def test_one_tenant_cannot_hold_the_whole_body_budget() -> None:
+    limits = {"max_body_bytes": 6 * 2**20, "body_budget_bytes": 64 * 2**20, "max_inflight_per_tenant": 10}
+    text = problems(with_(limits=limits))
+    assert "limits.body_budget_bytes (67108864) at least (max_inflight_per_tenant + 1) x max_body_bytes" in text
+    # alone, a tenant may use all of it
+    assert parse_settings(with_(limits=limits, tenants=[BASE["tenants"][0]])).limits.max_inflight_per_tenant == 10
+    # the defaults hold for any number of tenants
+    assert parse_settings(with_()).limits.max_inflight_per_tenant == 32
+
+
 def test_upstream_deadline_is_validated() -> None:
     upstream = dict(BASE["upstream"], deadline_s=0)
     assert "upstream.deadline_s" in problems(with_(upstream=upstream))
