@@ -99,7 +99,13 @@ def test_quota_holds_across_four_processes_and_200_clients(
         limited_emulator,
         4,
         redis=redis_target.settings(),
-        limits={"quota_groups": {"library": QUOTA}, "quota_wait_ms": wait_ms},
+        # 50 clients per process wait for the quota at once: above the default per-tenant cap of 32
+        limits={
+            "quota_groups": {"library": QUOTA},
+            "quota_wait_ms": wait_ms,
+            "max_inflight_per_tenant": 64,
+            "body_budget_bytes": 512 * 2**20,
+        },
         logging={"format": "json", "level": "warning"},
     )
     try:
