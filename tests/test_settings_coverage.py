@@ -25,6 +25,7 @@ KEYS = f"{SDK}::test_wrong_secret_key_is_14_and_unknown_appid_is_10"
 GUARD = "tests/v1/test_inbound_guard.py"
 STAGED = "tests/migration/test_staged_sessions.py"
 TLS = "tests/ops/test_logs_and_tls.py::test_tls_termination_with_the_legacy_sdk_over_https"
+JOURNAL = "tests/ops/test_journal_consistency.py::test_store_equals_v3_after_faults_a_sigkill_and_reconciliation"
 LOGS = "tests/ops/test_logs_and_tls.py::test_logs_carry_the_request_id_and_no_secret_signature_or_image"
 
 PROVEN: dict[str, str] = {
@@ -62,6 +63,9 @@ PROVEN: dict[str, str] = {
     "store.url": RELOAD,
     "store.pool_min": "tests/store/test_postgres_servers.py::test_postgres_restart_under_traffic",
     "store.pool_max": "tests/store/test_postgres_servers.py::test_postgres_restart_under_traffic",
+    "journal.settle_after_s": JOURNAL,
+    "journal.lease_s": JOURNAL,
+    "journal.sweep_interval_s": JOURNAL,
     "faces.capture_attributes": "tests/e2e/test_capture_off.py::test_attribute_capture_switch",
     "scores.calibration": f"{EFFECT}::test_scores_calibration_identity_answers_v3s_score",
     "scores.match_threshold": f"{EFFECT}::test_scores_match_threshold_decides_ismatch",
@@ -94,6 +98,7 @@ GAPS: dict[str, str] = {
     "redis.timeout_ms": "tested on the Redis backends (tests/limits), not through a server",
     "redis.cooldown_ms": "tested on the Redis backends (tests/limits), not through a server",
     "store.password": "tested on the PostgreSQL store (tests/store), not through a server",
+    "journal.keep_done_s": "pruning tested on the store (tests/store/test_journal.py), not through a server",
     "store.connect_timeout_s": "tested on the PostgreSQL store (tests/store), not through a server",
     "store.command_timeout_s": "tested on the PostgreSQL store (tests/store), not through a server",
     "migration.legacy.connect_timeout": "not varied through a server yet",
