@@ -136,11 +136,14 @@ class ManifestIndex:
             verb = "differs" if len(fields) == 1 else "differ"
             yield RowProblem(line, f"{', '.join(fields)} {verb} from the person's first row (line {first})")
 
-    def restrict(self, keys: Iterable[str]) -> None:
-        """Only persons with one of these item keys will be run (--retry-failed)."""
+    def want(self, keys: Iterable[str]) -> None:
+        """Remember item keys (--retry-failed's); `restrict` then limits the run to their persons."""
         self._db.execute("BEGIN")
         self._db.executemany("INSERT OR IGNORE INTO wanted VALUES (?)", ((k,) for k in keys))
         self._db.execute("COMMIT")
+
+    def restrict(self) -> None:
+        """From now on, only persons with a wanted item are counted and run."""
         self._filtered = True
 
     def counts(self) -> Counts:

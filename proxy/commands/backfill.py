@@ -129,6 +129,8 @@ async def _backfill(args: argparse.Namespace, compiled: Compiled) -> int:
             scope_of=services.scope,
             base_dir=args.manifest.resolve().parent,
         )
+        if args.retry_failed is not None:  # read before this run's report replaces it (it may be the same file)
+            index.want(failed_keys(args.retry_failed))
         report = Report(_report_path(args))
         problems = _index_manifest(args, rules, index, report)
         counts = index.counts()
@@ -140,7 +142,7 @@ async def _backfill(args: argparse.Namespace, compiled: Compiled) -> int:
             print("dry run: the manifest is valid; nothing was sent to v3")
             return 0
         if args.retry_failed is not None:
-            index.restrict(failed_keys(args.retry_failed))
+            index.restrict()
             counts = index.counts()
             print(f"--retry-failed {args.retry_failed}: {counts.items} items of {counts.persons} persons")
         v3 = QuotaV3Client(services.v3, AimdQuota(args.qps))
