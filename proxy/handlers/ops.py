@@ -9,8 +9,10 @@ staged-migration router)::
   ``Op[Req, Res]`` ties the request type its parser makes to the result its handler returns.
 - ``request``: the op's typed request (``proxy.domain.requests``), built directly or parsed from a
   v1 body with ``op.parse(form)`` (``V1Form``, proxy.v1.form); ``run_form`` does both.
-- ``services``: the runtime's Services (``app[RUNTIME_HOLDER].current.services`` in a running app,
-  or ``proxy.app.build_runtime(...)`` for a tool); ``scope``: ``services.scope(Target(appid, bucket))``.
+- ``services``: the runtime's Services: ``app[RUNTIME].current.services`` in a running app (read it
+  per call: a reload swaps it), or for a tool ``proxy.app.build_runtime(proxy.config.compile_settings(
+  settings), session=..., store=..., metrics=..., limits=...).services``; ``scope``: ``services.scope(Target(appid,
+  bucket))``, the tenant's v3 id namespace and store key under the configured tenant policy.
 - Returns the op's typed result (``proxy.domain.results``); a refusal or a v3 failure is raised as
   ``V1Error`` (v3 codes translated through the configured error map).
 """
