@@ -138,6 +138,11 @@ class UpstreamQuota:
         self._clock = clock
 
     @property
+    def priority(self) -> Priority:
+        """How this process's calls draw by default (BACKGROUND for a backfill)."""
+        return self._priority
+
+    @property
     def plan(self) -> QuotaPlan:
         return self._plan
 

@@ -15,7 +15,7 @@ from aiohttp.abc import AbstractStreamWriter
 from aiohttp.payload import Payload
 from yarl import URL
 
-from proxy.limits.quota import UpstreamQuota
+from proxy.limits.quota import Priority, UpstreamQuota
 from proxy.v3.body import JsonBody, decode_body, encode_body
 from proxy.v3.credentials import CredentialSource
 from proxy.v3.errors import UPSTREAM_BAD_RESPONSE, UPSTREAM_QUOTA, UPSTREAM_TIMEOUT, UPSTREAM_UNREACHABLE, V3Error
@@ -207,6 +207,8 @@ class V3Client:
             raise V3Error(
                 action, UPSTREAM_QUOTA, f"no slot of the upstream quota within {self._quota_wait_s * 1000:.0f} ms"
             )
+        # a background tool (backfill) paces itself on v3's answers: it must see every throttled try
+        background = self._upstream_quota.priority is Priority.BACKGROUND
         attempt = 0
         while True:
             sent = time.perf_counter()
@@ -215,7 +217,7 @@ class V3Client:
             except V3Error as exc:
                 attempt += 1
                 pause = random.uniform(0.5, 1.0) * min(0.05 * 2**attempt, 0.5)
-                if not throttled(exc.code) or time.monotonic() + pause >= deadline:
+                if not throttled(exc.code) or background or time.monotonic() + pause >= deadline:
                     raise
                 self._record(action, exc.code, exc.request_id, sent)  # the throttled try, in metrics and logs
             await asyncio.sleep(pause)

@@ -94,3 +94,22 @@ async def test_a_waiting_call_is_sent_when_its_slot_comes(
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == 5
     assert all(gap == pytest.approx(0.1, abs=0.03) for gap in gaps), gaps
+
+
+async def test_a_background_client_sees_every_throttled_try(
+    emulator: RunningEmulator, session: aiohttp.ClientSession
+) -> None:
+    from proxy.limits.quota import Priority
+
+    emulator.emulator.faults.configure(FaultConfig(qps_limit=1))
+    v3 = V3Client(
+        V3Endpoint(url=emulator.url, region="ap-guangzhou"),
+        static_credentials(Credential(*CRED)),
+        session,
+        quota=UpstreamQuota(LocalSlotBook(), QuotaPlan(default_qps=1000), default_priority=Priority.BACKGROUND),
+        quota_wait_s=4.0,
+    )
+    await v3.call("GetGroupList", {"Offset": 0, "Limit": 10})
+    with pytest.raises(V3Error) as info:  # the backfill's own pacing needs the signal
+        await v3.call("GetGroupList", {"Offset": 0, "Limit": 10})
+    assert info.value.code == "RequestLimitExceeded"
