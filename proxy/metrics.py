@@ -13,6 +13,7 @@ from prometheus_client.metrics import MetricWrapperBase
 
 from proxy.domain.codes import V1_CODES
 from proxy.handlers.ops import OPS
+from proxy.multiprocess import multiprocess_dir, multiprocess_registry
 from proxy.translate.scores import Calibration
 from proxy.v3.client import V3CallRecord
 from proxy.v3.errors import TRANSPORT_CODES
@@ -51,7 +52,9 @@ class Metrics:
         self.request_seconds = Histogram(
             "v1proxy_request_seconds", "whole v1 request latency", ("op",), buckets=LATENCY_BUCKETS, registry=r
         )
-        self.in_flight = Gauge("v1proxy_requests_in_flight", "v1 requests being served", registry=r)
+        self.in_flight = Gauge(
+            "v1proxy_requests_in_flight", "v1 requests being served", registry=r, multiprocess_mode="livesum"
+        )
         self.v3_seconds = Histogram(
             "v1proxy_v3_call_seconds",
             "latency of each v3 call, by action",
@@ -139,6 +142,9 @@ class Metrics:
         self._child(self.score_calibrated, op).observe(calibrated)
 
     def render(self) -> bytes:
+        """This process's metrics; under `serve --workers N` every worker's, summed (proxy.multiprocess)."""
+        if multiprocess_dir() is not None:
+            return generate_latest(multiprocess_registry())
         return generate_latest(self.registry)
 
 

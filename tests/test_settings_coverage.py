@@ -27,6 +27,7 @@ STAGED = "tests/migration/test_staged_sessions.py"
 TLS = "tests/ops/test_logs_and_tls.py::test_tls_termination_with_the_legacy_sdk_over_https"
 JOURNAL = "tests/ops/test_journal_consistency.py::test_store_equals_v3_after_faults_a_sigkill_and_reconciliation"
 LOGS = "tests/ops/test_logs_and_tls.py::test_logs_carry_the_request_id_and_no_secret_signature_or_image"
+FLEET = "tests/limits/test_fleet.py"
 
 PROVEN: dict[str, str] = {
     "listen.host": LOOP,
@@ -78,6 +79,12 @@ PROVEN: dict[str, str] = {
     "migration.default_route": f"{STAGED}::test_default_route_applies_to_tenants_not_listed",
     "migration.legacy.read_timeout": f"{STAGED}::test_legacy_read_timeout_bounds_a_slow_v1",
     "migration.outbox.max_attempts": f"{STAGED}::test_outbox_gives_up_after_max_attempts",
+    "limits.quota_groups": f"{FLEET}::test_quota_holds_across_four_processes_and_200_clients",
+    "limits.quota_wait_ms": f"{FLEET}::test_quota_holds_across_four_processes_and_200_clients",
+    "limits.replay_capacity_per_tenant": f"{FLEET}::test_one_tenant_filling_its_replay_table_never_refuses_another",
+    "redis.url": f"{FLEET}::test_a_single_use_signature_is_accepted_once_by_the_whole_fleet",
+    "redis.key_prefix": f"{FLEET}::test_a_single_use_signature_is_accepted_once_by_the_whole_fleet",
+    "redis.timeout_ms": f"{FLEET}::test_redis_down_refuses_single_use_signatures_with_108",
     "logging.format": LOGS,
     "logging.level": LOGS,
 }
@@ -87,16 +94,14 @@ GAPS: dict[str, str] = {
     "upstream.token": "the emulator has no STS tokens; the header is checked in tests/v3/test_client.py",
     "upstream.connect_timeout": "needs an unroutable upstream; the client's timeout: tests/v3/test_client.py",
     "upstream.pool_size": "pool exhaustion is not observed through a server yet",
-    "limits.quota_qps": "quota tested on the client (tests/limits/test_client_quota.py), not through a server",
-    "limits.quota_groups": "quota tested on the client (tests/limits/test_client_quota.py), not through a server",
-    "limits.quota_burst": "quota tested on the client (tests/limits/test_client_quota.py), not through a server",
-    "limits.quota_wait_ms": "quota tested on the client (tests/limits/test_client_quota.py), not through a server",
-    "limits.replay_capacity_per_tenant": "tested on the guard (tests/limits/test_replay.py), not through a server",
-    "redis.url": "tested on the Redis backends (tests/limits), not through a server",
-    "redis.password": "tested on the Redis backends (tests/limits), not through a server",
-    "redis.key_prefix": "tested on the Redis backends (tests/limits), not through a server",
-    "redis.timeout_ms": "tested on the Redis backends (tests/limits), not through a server",
-    "redis.cooldown_ms": "tested on the Redis backends (tests/limits), not through a server",
+    "limits.quota_qps": "the fleet test sets the group override; the default rate is tested on the quota plan",
+    "limits.quota_burst": "tested on the slot book (tests/limits/test_quota.py), not through a server",
+    "redis.password": "the test Redis has no AUTH; the client gets it from RedisTarget.settings() when the URL has one",
+    "redis.cooldown_ms": "tested on the breaker (tests/limits/test_replay.py), not through a server",
+    "journal.settle_after_s": "not varied through a server yet (registered by the fleet engineer to keep main green)",
+    "journal.lease_s": "not varied through a server yet (registered by the fleet engineer to keep main green)",
+    "journal.sweep_interval_s": "not varied through a server yet (registered by the fleet engineer to keep main green)",
+    "journal.keep_done_s": "not varied through a server yet (registered by the fleet engineer to keep main green)",
     "store.password": "tested on the PostgreSQL store (tests/store), not through a server",
     "journal.keep_done_s": "pruning tested on the store (tests/store/test_journal.py), not through a server",
     "store.connect_timeout_s": "tested on the PostgreSQL store (tests/store), not through a server",

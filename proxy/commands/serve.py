@@ -6,11 +6,16 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import multiprocessing.connection
 import os
 import resource
+import shutil
 import signal
 import socket
 import sys
+import tempfile
+import time
+from collections import deque
 from multiprocessing.connection import Connection
 
 import structlog
@@ -21,6 +26,7 @@ from proxy.admin.app import ADMIN_STATE, create_admin_app
 from proxy.app import create_app, legacy_runner
 from proxy.config import Compiled, compile_settings, load_compiled
 from proxy.lifecycle import reload_config
+from proxy.multiprocess import MULTIPROC_ENV, mark_worker_dead, multiprocess_metrics
 from proxy.settings import Settings, SettingsError, config_path
 
 log = structlog.get_logger("proxy.serve")
@@ -49,6 +55,7 @@ async def serve(
     ports: tuple[int, int] | None = None,
     reuse_port: bool = False,
     ready: Connection | None = None,
+    process_share: float = 1.0,
 ) -> int:
     """Serve until SIGTERM/SIGINT, reload on SIGHUP; then drain within drain.grace_s. Returns 0.
 
@@ -58,7 +65,7 @@ async def serve(
     settings = compiled.settings
     listen_port, admin_port = ports or (settings.listen.port, settings.admin.port)
     context = compiled.tls
-    app = create_app(compiled)
+    app = create_app(compiled, process_share=process_share)
     admin = create_admin_app(app, reload=lambda: reload_config(app, path))
     runner = legacy_runner(app, shutdown_timeout=settings.drain.grace_s)
     admin_runner = web.AppRunner(admin, access_log=None, shutdown_timeout=1.0)
@@ -121,41 +128,88 @@ def _reserve(host: str, port: int) -> tuple[socket.socket, int]:
     return sock, int(sock.getsockname()[1])
 
 
-def _worker(settings: Settings, path: str, ports: tuple[int, int], ready: Connection) -> None:
+def _worker(settings: Settings, path: str, ports: tuple[int, int], ready: Connection, workers: int) -> None:
+    multiprocess_metrics()  # before the app creates its metrics: values go to the shared directory
     sys.exit(
-        eventloop.run(serve(settings, path, ports=ports, reuse_port=True, ready=ready), loop=settings.listen.event_loop)
+        eventloop.run(
+            serve(settings, path, ports=ports, reuse_port=True, ready=ready, process_share=1 / workers),
+            loop=settings.listen.event_loop,
+        )
     )
 
 
-def supervise(settings: Settings, path: str, workers: int) -> int:
-    """Fork `workers` processes sharing both ports; forward SIGTERM/SIGINT/SIGHUP; 0 when all exit 0."""
-    listen_sock, listen_port = _reserve(settings.listen.host, settings.listen.port)
-    admin_sock, admin_port = _reserve(settings.admin.host, settings.admin.port)
-    forwarded = SIGNALS
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, forwarded)  # until children exist
-    ctx = multiprocessing.get_context("fork")
-    procs = []
-    lines = ""
-    try:
-        for _ in range(workers):
-            receive, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker, args=(settings, path, (listen_port, admin_port), send))
+MAX_RESTARTS = 5  # worker deaths within RESTART_WINDOW_S before the whole server gives up (exit 1)
+RESTART_WINDOW_S = 60.0
+
+
+class Workers:
+    """The forked workers: start one, forward signals to all, restart one that died while serving."""
+
+    def __init__(self, settings: Settings, path: str, ports: tuple[int, int], count: int) -> None:
+        self._settings, self._path, self._ports, self._count = settings, path, ports, count
+        self._ctx = multiprocessing.get_context("fork")
+        self.procs: list[multiprocessing.process.BaseProcess] = []
+        self.stopping = False
+        self._deaths: deque[float] = deque()
+
+    def start(self) -> tuple[multiprocessing.process.BaseProcess, Connection]:
+        """Fork one worker with the forwarded signals blocked (it unblocks them once it handles them)."""
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        try:
+            receive, send = self._ctx.Pipe(duplex=False)
+            proc = self._ctx.Process(target=_worker, args=(self._settings, self._path, self._ports, send, self._count))
             proc.start()
             send.close()
-            procs.append((proc, receive))
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        self.procs.append(proc)
+        return proc, receive
 
-        def forward(signum: int, _: object) -> None:
-            for proc, _receive in procs:
-                if proc.pid is not None:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(proc.pid, signum)
+    def forward(self, signum: int, _: object) -> None:
+        if signum in (signal.SIGTERM, signal.SIGINT):
+            self.stopping = True
+        for proc in self.procs:
+            if proc.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signum)
 
-        for sig in forwarded:
-            signal.signal(sig, forward)
+    def terminate(self) -> None:
+        self.stopping = True
+        for proc in self.procs:
+            if proc.is_alive() and proc.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGTERM)
+
+    def may_restart(self) -> bool:
+        """Not stopping, and fewer than MAX_RESTARTS deaths in the last RESTART_WINDOW_S (no crash loop)."""
+        now = time.monotonic()
+        while self._deaths and now - self._deaths[0] > RESTART_WINDOW_S:
+            self._deaths.popleft()
+        self._deaths.append(now)
+        return not self.stopping and len(self._deaths) <= MAX_RESTARTS
+
+
+def supervise(settings: Settings, path: str, workers: int) -> int:
+    """Fork `workers` processes sharing both ports and one metrics directory; forward SIGTERM/SIGINT/SIGHUP.
+
+    A worker that dies while serving (a crash, the OOM killer, SIGKILL) is replaced by a new one on
+    the same ports; more than MAX_RESTARTS deaths within RESTART_WINDOW_S stop the whole server with
+    exit 1, so that the orchestrator restarts it. 0 when all workers exit 0 after SIGTERM/SIGINT."""
+    listen_sock, listen_port = _reserve(settings.listen.host, settings.listen.port)
+    admin_sock, admin_port = _reserve(settings.admin.host, settings.admin.port)
+    metrics_dir = tempfile.mkdtemp(prefix="v1proxy-metrics-")
+    os.environ[MULTIPROC_ENV] = metrics_dir  # inherited by every worker forked from here
+    pool = Workers(settings, path, (listen_port, admin_port), workers)
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # until the handlers forward them
+    try:
+        started = [pool.start() for _ in range(workers)]
+        for sig in SIGNALS:
+            signal.signal(sig, pool.forward)
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+    lines = ""
     failed = []
-    for proc, receive in procs:
+    for proc, receive in started:
         try:
             lines = receive.recv()
         except EOFError:
@@ -164,17 +218,44 @@ def supervise(settings: Settings, path: str, workers: int) -> int:
     admin_sock.close()
     if failed:  # fail fast, as a whole: never serve on fewer workers than asked for
         print(f"v1proxy: worker(s) {' '.join(str(p.pid) for p in failed)} failed to start", file=sys.stderr)
-        for proc, _receive in procs:
-            if proc.is_alive() and proc.pid is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(proc.pid, signal.SIGTERM)
+        pool.terminate()
     elif lines:
-        print(f"{lines}\nworkers: {' '.join(str(p.pid) for p, _ in procs)}", flush=True)
-    codes = []
-    for proc, _receive in procs:
-        proc.join()
-        codes.append(proc.exitcode)
-    return 0 if not failed and all(code == 0 for code in codes) else 1
+        print(f"{lines}\nworkers: {' '.join(str(p.pid) for p, _ in started)}", flush=True)
+    gave_up = False
+    codes: list[int | None] = []
+    while pool.procs:
+        multiprocessing.connection.wait([p.sentinel for p in pool.procs])
+        for proc in [p for p in pool.procs if not p.is_alive()]:
+            pool.procs.remove(proc)
+            proc.join()
+            if proc.pid is not None:
+                mark_worker_dead(proc.pid)
+            if pool.stopping or failed or gave_up:
+                codes.append(proc.exitcode)
+                continue
+            if not pool.may_restart():
+                print(
+                    f"v1proxy: worker {proc.pid} exited ({proc.exitcode}); too many restarts, stopping", file=sys.stderr
+                )
+                gave_up = True
+                codes.append(proc.exitcode)
+                pool.terminate()
+                continue
+            replacement, receive = pool.start()
+            try:
+                receive.recv()
+            except EOFError:
+                print(
+                    f"v1proxy: worker {proc.pid} exited ({proc.exitcode}); its replacement failed to start",
+                    file=sys.stderr,
+                )
+                gave_up = True
+                pool.terminate()
+                continue
+            log.warning("serve.worker_restarted", died=proc.pid, exitcode=proc.exitcode, replacement=replacement.pid)
+            print(f"worker {proc.pid} exited ({proc.exitcode}); restarted as {replacement.pid}", flush=True)
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0 if not failed and not gave_up and all(code == 0 for code in codes) else 1
 
 
 def run(args: argparse.Namespace) -> int:
