@@ -29,7 +29,11 @@ from proxy.heap import HeapTrimmer
 from proxy.limits.backends import Limits, open_limits
 from proxy.metrics import Metrics, observed
 from proxy.migration.engine import MigrationEngine
+from proxy.migration.ledger_open import open_ledger
 from proxy.migration.metrics import MigrationMetrics
+from proxy.migration.recorder import ComparisonMetrics, ComparisonRecorder
+from proxy.migration.scoretap import tap_observer
+from proxy.migration.shadowing import ShadowComparer
 from proxy.settings import Settings
 from proxy.store import PoolOptions, open_store
 from proxy.store.base import FaceStore
@@ -106,6 +110,7 @@ BODY_BUDGET = web.AppKey("body_budget", BodyBudget)
 METRICS = web.AppKey("metrics", Metrics)
 SESSION = web.AppKey("v3_session", aiohttp.ClientSession)
 MIGRATION = web.AppKey("migration", MigrationEngine)
+COMPARISONS = web.AppKey("shadow_comparisons", ComparisonMetrics)
 
 REQUEST_ID_HEADER = "X-Request-Id"
 _GOOD_REQUEST_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?")
@@ -233,7 +238,7 @@ def build_runtime(
         ),
         store=store,
         errors=compiled.errors,
-        calibration=observed(compiled.calibration, metrics.observe_score),
+        calibration=observed(compiled.calibration, tap_observer(metrics.observe_score)),
         tenants=compiled.tenants,
         capture_face_attributes=settings.faces.capture_attributes,
         # writes in flight keep serialising against new ones
@@ -276,6 +281,10 @@ async def _services(app: web.Application) -> AsyncIterator[None]:
             log.warning("redis.unreachable", during="start", url=compiled.redis.url if compiled.redis else "")
         app[SESSION] = session
         app[RUNTIME].swap(build_runtime(compiled, session=session, store=store, metrics=app[METRICS], limits=limits))
+        recorder = ComparisonRecorder(await open_ledger(compiled.settings), app[COMPARISONS])
+        recorder.start()
+        opened.push_async_callback(recorder.close)  # after the engine's close, which lets shadow tasks finish
+        _shadow_comparer(app, recorder)
         await app[MIGRATION].start()
         opened.push_async_callback(app[MIGRATION].close)
         yield
@@ -291,6 +300,21 @@ async def _journal_sweeper(app: web.Application) -> AsyncIterator[None]:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def _shadow_comparer(app: web.Application, recorder: ComparisonRecorder) -> None:
+    """Hook the shadow's budget and comparison into the migration engine."""
+    engine, holder = app[MIGRATION], app[RUNTIME]
+
+    async def replay(inbound: Inbound) -> Verbatim:
+        backend = holder.current.settings.migration.legacy
+        if backend is None:
+            raise LookupError("no legacy backend configured")
+        return await engine.legacy.forward(backend, inbound)
+
+    comparer = ShadowComparer(recorder, lambda: holder.current.settings, replay)
+    engine.set_shadow_gate(comparer.admit)
+    engine.add_observer(comparer.observe)
 
 
 def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> web.Application:
@@ -309,6 +333,7 @@ def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> we
     app[STARTUP] = compiled
     app[PROCESS_SHARE] = process_share
     app[METRICS] = Metrics()
+    app[COMPARISONS] = ComparisonMetrics(app[METRICS].registry)
     app[BODY_BUDGET] = budget = BodyBudget(settings.limits.body_budget_bytes, on_drained=HeapTrimmer().drained)
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_journal_sweeper)

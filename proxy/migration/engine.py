@@ -87,9 +87,11 @@ class ShadowPair:
     v3_raw_scores: tuple[float, ...]  # the raw v3 Scores behind v3_result's scores (scoretap), in order
     v1_seconds: float
     v3_seconds: float
+    inbound: Inbound  # the app's request as sent (a comparator may replay it to v1)
 
 
 ShadowObserver = Callable[[ShadowPair], Awaitable[None]]
+ShadowGate = Callable[[str, str], bool]  # (tenant, op) -> may a v3 twin run for this read (the shadow's budget)
 RuntimeView = Callable[[], tuple[Settings, Services]]
 
 
@@ -125,6 +127,7 @@ class MigrationEngine:
         self._replayer_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._observers: list[ShadowObserver] = []
+        self._gate: ShadowGate = lambda _tenant, _op: True
 
     # ---- life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
@@ -158,6 +161,10 @@ class MigrationEngine:
     def add_observer(self, observer: ShadowObserver) -> None:
         """Register a comparator: called with every `ShadowPair` (in the background, after the app's answer)."""
         self._observers.append(observer)
+
+    def set_shadow_gate(self, gate: ShadowGate) -> None:
+        """Asked before each v3 twin is started; False: the read is answered by v1 alone (not shadowed)."""
+        self._gate = gate
 
     async def legacy_ready(self) -> tuple[bool, str] | None:
         """Readiness of the legacy backend, or None when none is configured."""
@@ -272,8 +279,8 @@ class MigrationEngine:
         reply = await self._forward(call, inbound)
         v1_seconds = time.perf_counter() - started
         self._routed(call, the_plan, Side.V1, the_plan.reason)
-        if the_plan.shadow_read:
-            self._spawn(self._shadow(op, call, reply, services, scope, known, v1_seconds))
+        if the_plan.shadow_read and self._gate(call.target.appid, call.op):
+            self._spawn(self._shadow(op, call, inbound, reply, services, scope, known, v1_seconds))
         if call.op in WRITE_OPS and reply.code == 0:
             if the_plan.mirror_write is Side.V3:
                 await self._owe(Side.V3, call, reply, services, scope)
@@ -366,6 +373,7 @@ class MigrationEngine:
         self,
         op: Op[Any, Any],
         call: V1Call,
+        inbound: Inbound,
         reply: Verbatim,
         services: Services,
         scope: Scope,
@@ -410,6 +418,7 @@ class MigrationEngine:
             v3_raw_scores=tuple(raw_scores) if result is not None else (),
             v1_seconds=v1_seconds,
             v3_seconds=time.perf_counter() - started,
+            inbound=inbound,
         )
         for observer in list(self._observers):
             try:

@@ -11,70 +11,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol
 
 import structlog
 
 from proxy.migration.budget import ShadowBudget
 from proxy.migration.compare import Judge
+from proxy.migration.engine import ShadowPair
 from proxy.migration.ledger import Against
 from proxy.migration.recorder import ComparisonRecorder, answer_of_reply, answer_of_result, request_digest
 from proxy.settings import Settings
-from proxy.v1.errors import V1Error
-from proxy.v1.results import V1Result
+from proxy.v1.routes import Inbound, Verbatim
 
 log = structlog.get_logger("proxy.migration.shadow")
 
 
-class Reply(Protocol):
-    """A v1 backend's reply as the app got it."""
-
-    @property
-    def body(self) -> bytes: ...
-
-
-class Request(Protocol):
-    """The app's request as it was sent (replayable verbatim)."""
-
-    @property
-    def path(self) -> str: ...
-
-    @property
-    def body(self) -> bytes: ...
-
-
-class Pair(Protocol):
-    """One shadowed read, as the migration engine hands it over."""
-
-    @property
-    def tenant(self) -> str: ...
-
-    @property
-    def op(self) -> str: ...
-
-    @property
-    def inbound(self) -> Request: ...
-
-    @property
-    def v1(self) -> Reply: ...
-
-    @property
-    def v3_result(self) -> V1Result | None: ...
-
-    @property
-    def v3_error(self) -> V1Error | None: ...
-
-    @property
-    def v3_raw_scores(self) -> tuple[float, ...]: ...
-
-    @property
-    def v1_seconds(self) -> float: ...
-
-    @property
-    def v3_seconds(self) -> float: ...
-
-
-Replay = Callable[[Request], Awaitable[Reply]]
+Replay = Callable[[Inbound], Awaitable[Verbatim]]
 
 
 def budget_of(settings: Settings) -> ShadowBudget:
@@ -99,8 +50,10 @@ class ShadowComparer:
 
     def budget(self) -> ShadowBudget:
         settings = self._settings()
-        if self._budget is None or self._budget_for is not settings:  # a reload: new shares and cap
+        if self._budget is None or self._budget_for is not settings:  # a reload: new shares, cap and sizes
             self._budget, self._budget_for = budget_of(settings), settings
+            self.recorder.ledger.sample_size = settings.shadow.disagreements_kept
+            self.recorder.ledger.pairs_kept = settings.shadow.pairs_kept
         return self._budget
 
     def admit(self, tenant: str, op: str) -> bool:
@@ -111,13 +64,16 @@ class ShadowComparer:
             return False
         return True
 
-    async def observe(self, pair: Pair) -> None:
+    async def observe(self, pair: ShadowPair) -> None:
         """Judge v1 against v3, then (sampled, budgeted) against a replay of itself."""
         settings = self._settings()
         judge = Judge(settings.scores.match_threshold)
         control = answer_of_reply(pair.v1.body)
         outcome = pair.v3_result if pair.v3_result is not None else pair.v3_error
         if outcome is None:
+            return
+        if not pair.known_in_v3 or pair.v3_behind:  # its data has not (all) reached v3 yet: says nothing of v3
+            self.recorder.metrics.skipped.labels(pair.tenant, "v3", "not_in_v3").inc()
             return
         digest = request_digest(pair.inbound.path, pair.inbound.body)
         self.recorder.record(
