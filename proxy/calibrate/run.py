@@ -30,20 +30,25 @@ class Fitted:
 
 
 def fit_from_pairs(pairs: Sequence[StoredPair], current: Calibration, held_share: float = 0.3) -> Fitted:
-    """Fit on (1 - held_share) of ``pairs``, validate both calibrations on the rest at the current threshold."""
+    """Fit on (1 - held_share) of ``pairs``; judge it and the calibration in force on the rest (current threshold).
+
+    The pairs are put in a canonical order first (background twins finish in any order), so the
+    same pairs always give the same split, figures and points.
+    """
     if len(pairs) < MIN_PAIRS:
         raise ValueError(f"need at least {MIN_PAIRS} stored score pairs, found {len(pairs)}")
-    split = held_out_split([p.v1 for p in pairs], [p.v3 for p in pairs], held_share)
-    points = fit_points(split.fit_v1, split.fit_v3)
-    fitted = Calibration(points, current.match_threshold)
+    ordered = sorted(pairs, key=lambda p: (p.v3, p.v1, p.tenant, p.op))
+    v1, v3 = [p.v1 for p in ordered], [p.v3 for p in ordered]
+    split = held_out_split(v1, v3, held_share)
+    validated = Calibration(fit_points(split.fit_v1, split.fit_v3), current.match_threshold)
     return Fitted(
-        points=points,
+        points=validated.points,
         match_threshold=current.match_threshold,
         pairs=len(pairs),
         fit_pairs=len(split.fit_v1),
         held_pairs=len(split.held_v1),
         agreement_before=decision_agreement(current, split.held_v1, split.held_v3),
-        agreement_after=decision_agreement(fitted, split.held_v1, split.held_v3),
+        agreement_after=decision_agreement(validated, split.held_v1, split.held_v3),
     )
 
 
