@@ -31,7 +31,7 @@ FLEET = "tests/limits/test_fleet.py"
 
 SHADOW = "tests/migration/test_shadow_e2e.py"
 SHADOW_REPORT = f"{SHADOW}::test_report_figures_of_a_shadowed_tenant_match_the_tests_own_count"
-SHADOW_CALIBRATE = f"{SHADOW}::test_calibrate_points_applied_by_reload_raise_agreement_on_held_out_traffic"
+SHADOW_CALIBRATE = f"{SHADOW}::test_calibrate_points_beat_far_matched_on_held_out_pairs_and_apply_by_reload"
 SHADOW_BUDGET = f"{SHADOW}::test_sample_percent_and_the_calls_per_second_cap_hold_back_twins"
 
 PROVEN: dict[str, str] = {
