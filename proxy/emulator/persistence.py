@@ -76,7 +76,11 @@ def restore(state: EmulatorState, data: dict[str, Any]) -> None:
 
 
 def save(state: EmulatorState, path: Path) -> None:
-    payload = json.dumps(dump(state), ensure_ascii=False).encode("utf-8")
+    write_atomically(path, json.dumps(dump(state), ensure_ascii=False).encode("utf-8"))
+
+
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` so a reader sees the old file or the new one, never half of one."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

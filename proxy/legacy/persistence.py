@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from proxy.emulator.persistence import write_atomically
 from proxy.legacy.models import FaceEntry, LegacyState, PersonEntry
 from proxy.legacy.scoring import image_digest
 
@@ -64,18 +63,7 @@ def restore(state: LegacyState, data: dict[str, Any]) -> None:
 
 
 def save(state: LegacyState, path: Path) -> None:
-    payload = json.dumps(dump(state), ensure_ascii=False).encode("utf-8")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, json.dumps(dump(state), ensure_ascii=False).encode("utf-8"))
 
 
 def load(state: LegacyState, path: Path) -> bool:
