@@ -303,7 +303,7 @@ async def _journal_sweeper(app: web.Application) -> AsyncIterator[None]:
 
 
 def _shadow_comparer(app: web.Application, recorder: ComparisonRecorder) -> None:
-    """Hook the shadow's budget and comparison into the migration engine."""
+    """Hook the shadow's budget and comparison (reads, and dual writes as the outbox settles them) into the engine."""
     engine, holder = app[MIGRATION], app[RUNTIME]
 
     async def replay(inbound: Inbound) -> Verbatim:
@@ -315,6 +315,7 @@ def _shadow_comparer(app: web.Application, recorder: ComparisonRecorder) -> None
     comparer = ShadowComparer(recorder, lambda: holder.current.settings, replay)
     engine.set_shadow_gate(comparer.admit)
     engine.add_observer(comparer.observe)
+    engine.add_write_observer(comparer.observe_write)
 
 
 def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> web.Application:

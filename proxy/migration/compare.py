@@ -12,7 +12,9 @@ What counts, per op (the decision an app takes on the answer, not equal bytes):
 - identify: the same top-1 person (the candidate overlap is recorded, not judged);
 - getinfo / getpersonids / getgroupids / getfaceids: the same person and group ids as sets, the
   same name and tag; face ids are minted by each backend, so only their count must match;
-- writes and getfaceinfo: both succeeded, or both refused with the same v1 code.
+- writes and getfaceinfo: both succeeded, or both refused with the same v1 code. Dual writes are
+  judged when the outbox settles them (``dual_write``): only writes the serving side did are owed to
+  the other, so there the serving side's code is 0 and "agreed" means the other side did it too.
 """
 
 from __future__ import annotations
@@ -272,6 +274,25 @@ def outcome(op: str, control: Answer, candidate: Answer, _judge: Judge) -> Compa
     return refused if refused is not None else Comparison(op, (), 0, 0)
 
 
+def dual_write(
+    op: str, v1_code: int, v3_code: int, refusal: str = "", faces: tuple[int, int] | None = None
+) -> Comparison:
+    """A settled dual write (the outbox's, not a shadow twin): v1's code against v3's, judged like ``outcome``.
+
+    ``refusal`` says which side refused and why (its message); it becomes the detail of a disagreement.
+    ``faces``: for an addface both sides did, the images (v1, v3) each accepted -- a different number
+    (v3 keeps 5 faces per person, v1 20) is a ``face_count`` difference: the app would see other ret_codes.
+    """
+    verdict = outcome(op, Answer(v1_code, {}), Answer(v3_code, {}), Judge(0.0))
+    if not verdict.agreed:
+        detail = f"{verdict.detail}: {refusal}" if refusal else verdict.detail
+        return Comparison(op, verdict.differences, v1_code, v3_code, detail=detail[:300])
+    if faces is not None and faces[0] != faces[1]:
+        detail = f"images accepted {faces[0]} (v1) vs {faces[1]} (v3)"
+        return Comparison(op, (Difference.FACE_COUNT,), v1_code, v3_code, detail=detail)
+    return verdict
+
+
 COMPARATORS: Mapping[str, Comparator] = {
     "verify": _threshold_side("confidence"),
     "compare": _threshold_side("similarity"),
@@ -304,4 +325,5 @@ __all__ = [
     "Judge",
     "ScorePair",
     "compare",
+    "dual_write",
 ]

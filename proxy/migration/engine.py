@@ -17,7 +17,8 @@ plan (`routes.plan`, pure) -> then:
 THE COMPARATOR HOOK: every shadowed read ends in `MigrationEngine._shadow`, which builds one
 `ShadowPair` -- the v1 reply exactly as the app got it and the v3 typed result (or the V1Error v3
 answered) -- and hands it to each callback registered with `add_observer`. That is the one place
-both answers are available.
+both answers are available. Writes: the outbox's replayer hands each owed write, once settled on its
+target, to the callbacks registered with `add_write_observer`.
 """
 
 from __future__ import annotations
@@ -127,13 +128,14 @@ class MigrationEngine:
         self._replayer_task: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._observers: list[ShadowObserver] = []
+        self._write_observers: list[outbox.WriteObserver] = []
         self._gate: ShadowGate = lambda _tenant, _op: True
 
     # ---- life cycle -------------------------------------------------------------------------
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(auto_decompress=False)
         self._legacy = LegacyClient(self._session)
-        self._replayer = outbox.Replayer(self._runtime, self._legacy, self.metrics)
+        self._replayer = outbox.Replayer(self._runtime, self._legacy, self.metrics, observers=self._write_observers)
         self._replayer_task = asyncio.create_task(self._replayer.run(), name="outbox-replayer")
 
     async def close(self) -> None:
@@ -161,6 +163,10 @@ class MigrationEngine:
     def add_observer(self, observer: ShadowObserver) -> None:
         """Register a comparator: called with every `ShadowPair` (in the background, after the app's answer)."""
         self._observers.append(observer)
+
+    def add_write_observer(self, observer: outbox.WriteObserver) -> None:
+        """Register a dual-write comparator: called (in the outbox's task) with every owed write once it settles."""
+        self._write_observers.append(observer)
 
     def set_shadow_gate(self, gate: ShadowGate) -> None:
         """Asked before each v3 twin is started; False: the read is answered by v1 alone (not shadowed)."""
@@ -283,7 +289,7 @@ class MigrationEngine:
             self._spawn(self._shadow(op, call, inbound, reply, services, scope, known, v1_seconds))
         if call.op in WRITE_OPS and reply.code == 0:
             if the_plan.mirror_write is Side.V3:
-                await self._owe(Side.V3, call, reply, services, scope)
+                await self._owe(Side.V3, call, reply, services, scope, v1_seconds)
             elif the_plan.route.kind is Kind.V1:  # v3 no longer holds this person (and its groups) as v1 does
                 person_id, _ = _subjects(call.request)
                 if person_id is not None:
@@ -297,6 +303,7 @@ class MigrationEngine:
     ) -> V1Result | Verbatim:
         write = call.op in WRITE_OPS
         request = await self._v3_face_ids(call.request, services, scope)
+        started = time.perf_counter()
         try:
             result: V1Result = await run_op(op, request, services, scope)
         except V1Error as exc:
@@ -308,12 +315,13 @@ class MigrationEngine:
                 return reply
             self._routed(call, the_plan, Side.V3, the_plan.reason)
             raise
+        v3_seconds = time.perf_counter() - started
         self._routed(call, the_plan, Side.V3, the_plan.reason)
         result = await self._v1_face_ids(result, call.request, services, scope)
         if write:
             await outbox.after_v3_write(services, scope.store_key, call.request, now=time.time())
             if the_plan.mirror_write is Side.V1:
-                await self._owe(Side.V1, call, result, services, scope)
+                await self._owe(Side.V1, call, result, services, scope, v3_seconds)
         return result
 
     async def _v3_face_ids(self, request: Any, services: Services, scope: Scope) -> Any:
@@ -349,7 +357,13 @@ class MigrationEngine:
         return result
 
     async def _owe(
-        self, target: Side, call: V1Call, served: V1Result | Verbatim, services: Services, scope: Scope
+        self,
+        target: Side,
+        call: V1Call,
+        served: V1Result | Verbatim,
+        services: Services,
+        scope: Scope,
+        served_seconds: float,
     ) -> None:
         await outbox.owe(
             services,
@@ -360,6 +374,7 @@ class MigrationEngine:
             target=call.target,
             request=call.request,  # type: ignore[arg-type]  # a write op's request
             served_face_ids=served_face_ids(served, call.request),
+            served_ms=served_seconds * 1000,
         )
         self.replayer.wake()
 

@@ -13,16 +13,20 @@
 - Face ids differ per backend: each replayed newperson/addface records which face id the other
   side gave to each image (a "facemap" journal entry, applied, keyed by tenant, side and id), and a
   replayed delface deletes the other side's ids.
+- Settled writes are observed: when an entry ends applied or failed (not at each retry), every
+  registered `WriteObserver` gets a `SettledWrite` -- both sides' codes, the refusal's message,
+  both latencies -- after the journal says so (the dual-write comparison, `shadowing`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,10 +60,36 @@ class ReplayResult:
     code: int
     face_ids: tuple[str | None, ...] = ()
     message: str = ""
+    reached: bool = True  # False: the target was never asked (a vanished blob, no legacy backend or key)
 
     @property
     def retryable(self) -> bool:
         return self.code in RETRYABLE_CODES
+
+
+@dataclass(frozen=True)
+class SettledWrite:
+    """An owed write's final outcome on its target beside the serving side's: codes and words, never an image.
+
+    Only writes the serving side did are owed, so ``served_code`` is 0; ``applied`` also holds for an
+    idempotent answer (newperson -1302, delperson -1303: the target already held what was written)."""
+
+    tenant: str  # the appid
+    op: str
+    served: Side
+    served_code: int
+    target_code: int
+    applied: bool
+    message: str  # the target's refusal, empty when applied
+    served_ms: float
+    target_ms: float  # the last replay's
+    attempts: int
+    entry_id: int
+    request_hash: str  # a digest of the stored payload (image bytes are in it only as their digests)
+    faces_added: tuple[int, int] | None = None  # addface applied: images (served side, target) each accepted
+
+
+WriteObserver = Callable[[SettledWrite], None]
 
 
 def person_of(request: writes.WriteRequest) -> str:
@@ -84,10 +114,14 @@ async def owe(
     target: Target,
     request: writes.WriteRequest,
     served_face_ids: tuple[str | None, ...],
+    served_ms: float = 0.0,
     now: float | None = None,
 ) -> int:
-    """Record a write the other backend still needs; returns the entry id (durable on return)."""
+    """Record a write the other backend still needs; returns the entry id (durable on return).
+
+    ``served_ms``: how long the serving side took (the dual-write comparison's latency of that side)."""
     owed = writes.encode(target, request, served_face_ids)
+    owed.payload["served_ms"] = round(served_ms, 3)
     intent = JournalIntent(
         kind=KIND,
         namespace=namespace,
@@ -138,11 +172,13 @@ class Replayer:
         metrics: MigrationMetrics,
         *,
         clock: Callable[[], float] = time.time,
+        observers: Sequence[WriteObserver] = (),
     ) -> None:
         self._runtime = runtime
         self._legacy = legacy
         self._metrics = metrics
         self._clock = clock
+        self._observers = observers  # read at each settled write: the caller may add to it later
         self._wake = asyncio.Event()
         self._owner = f"outbox-{os.getpid()}-{id(self):x}"
 
@@ -188,15 +224,18 @@ class Replayer:
         if await self._waits_for_older(services, entry):
             await self._complete(services, entry, "pending", "an older write of this person is still open", now + 0.05)
             return
+        started = time.perf_counter()
         try:
             result = await self._replay(entry, settings, services)
         except LookupError as exc:  # an image blob vanished: nothing can replay it
-            result = ReplayResult(code=-1300, message=str(exc))
+            result = ReplayResult(code=-1300, message=str(exc), reached=False)
+        elapsed_ms = (time.perf_counter() - started) * 1000
         side = Side(entry.target)
         if result.code == 0 or IDEMPOTENT.get(entry.op) == result.code:
             await self._complete(services, entry, "applied", None, None)
             self._metrics.outbox_done.labels(target=side.value, result="applied").inc()
             log.info("outbox.applied", entry=entry.entry_id, op=entry.op, target=side.value, code=result.code)
+            self._settled(entry, result, elapsed_ms, applied=True)
             return
         if result.retryable and entry.attempts + 1 < outbox.max_attempts:
             retry_at = now + backoff(entry.attempts, outbox)
@@ -206,6 +245,32 @@ class Replayer:
         await self._complete(services, entry, "failed", f"v1 code {result.code}: {result.message}", None)
         self._metrics.outbox_done.labels(target=side.value, result="failed").inc()
         log.warning("outbox.failed", entry=entry.entry_id, op=entry.op, target=side.value, code=result.code)
+        self._settled(entry, result, elapsed_ms, applied=False)
+
+    def _settled(self, entry: JournalEntry, result: ReplayResult, elapsed_ms: float, *, applied: bool) -> None:
+        """Tell every observer how the write ended on its target (not when the target was never asked)."""
+        if not self._observers or not result.reached:
+            return
+        settled = SettledWrite(
+            tenant=str(entry.payload.get("appid", "")),
+            op=entry.op,
+            served=Side(entry.target).other,
+            served_code=0,
+            target_code=result.code,
+            applied=applied,
+            message="" if applied else result.message,
+            served_ms=float(entry.payload.get("served_ms", 0.0)),
+            target_ms=elapsed_ms,
+            attempts=entry.attempts + 1,
+            entry_id=entry.entry_id,
+            request_hash=payload_digest(entry.op, entry.payload),
+            faces_added=faces_added(entry, result) if applied and entry.op == "addface" else None,
+        )
+        for observer in list(self._observers):
+            try:
+                observer(settled)
+            except Exception:
+                log.exception("outbox.observer_failed", entry=entry.entry_id, op=entry.op)
 
     async def _complete(
         self, services: Services, entry: JournalEntry, state: Any, error: str | None, retry_at: float | None
@@ -264,10 +329,10 @@ class Replayer:
     ) -> ReplayResult:
         backend = settings.migration.legacy
         if backend is None:
-            return ReplayResult(213, message="no legacy backend configured")
+            return ReplayResult(213, message="no legacy backend configured", reached=False)
         key = legacy_key(settings, target.appid)
         if key is None:
-            return ReplayResult(10, message="the tenant has no legacy key to sign with")
+            return ReplayResult(10, message="the tenant has no legacy key to sign with", reached=False)
         body = writes.v1_body(key, target, request)
         try:
             reply = await self._legacy.post(backend, f"/face/{op}", body.body, body.headers)
@@ -282,6 +347,19 @@ class Replayer:
             codes = tuple(int(c) for c in data.get("ret_codes", ()))
             return ReplayResult(0, per_image(codes, tuple(str(f) for f in data.get("face_ids", ()))))
         return ReplayResult(reply.code, message=str(data.get("message", "")))
+
+
+def faces_added(entry: JournalEntry, result: ReplayResult) -> tuple[int, int]:
+    """How many of an addface's images the serving side and the target each accepted."""
+    served = sum(1 for f in entry.payload.get("served_face_ids", ()) if f is not None)
+    return served, sum(1 for f in result.face_ids if f is not None)
+
+
+def payload_digest(op: str, payload: Mapping[str, Any]) -> str:
+    """What identifies a stored write in the comparison ledger: SHA-256 of its op and payload (images by digest)."""
+    fields = {k: v for k, v in payload.items() if k != "served_ms"}
+    text = json.dumps([op, fields], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:32]
 
 
 def per_image(ret_codes: tuple[int, ...], face_ids: tuple[str, ...]) -> tuple[str | None, ...]:

@@ -103,6 +103,28 @@ class ComparisonRecorder:
         candidate_ms: float,
     ) -> Comparison:
         comparison = compare(op, control, candidate, judge)
+        self.record_comparison(
+            tenant=tenant,
+            against=against,
+            comparison=comparison,
+            request_hash=request_hash,
+            control_ms=control_ms,
+            candidate_ms=candidate_ms,
+        )
+        return comparison
+
+    def record_comparison(
+        self,
+        *,
+        tenant: str,
+        against: Against,
+        comparison: Comparison,
+        request_hash: str,
+        control_ms: float,
+        candidate_ms: float,
+    ) -> None:
+        """Count a verdict already reached (a settled dual write) and queue it for the ledger."""
+        op = comparison.op
         result = "agreed" if comparison.agreed else "disagreed"
         self.metrics.comparisons.labels(tenant, op, against.value, result).inc()
         for kind in comparison.differences:
@@ -122,7 +144,6 @@ class ComparisonRecorder:
         )
         if len(self._queue) >= self._batch:
             self._wake.set()
-        return comparison
 
     async def flush(self) -> None:
         """Write everything queued so far to the ledger."""

@@ -1,7 +1,8 @@
 """The shadow's comparison side: which reads get a v3 twin (budget), and what happens to each answered pair.
 
 The migration engine asks ``admit`` before it starts a v3 twin for a read the app got from v1, and
-hands every finished pair to ``observe`` (its comparator hook). ``observe`` judges the pair
+hands every finished pair to ``observe`` (its comparator hook); the outbox hands every settled
+dual write to ``observe_write`` (v1's code against v3's, whichever side served). ``observe`` judges the pair
 against v3 and, for a ``noise_percent`` sample, replays the app's request to v1 once more and
 judges v1 against itself, so a difference v1 also has with itself is not blamed on v3. All of it
 runs after the app has its answer; nothing here can change or delay that answer.
@@ -15,10 +16,12 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from proxy.migration.budget import ShadowBudget
-from proxy.migration.compare import Judge
+from proxy.migration.compare import Judge, dual_write
 from proxy.migration.engine import ShadowPair
 from proxy.migration.ledger import Against
+from proxy.migration.outbox import SettledWrite
 from proxy.migration.recorder import ComparisonRecorder, answer_of_reply, answer_of_result, request_digest
+from proxy.migration.routes import Side
 from proxy.settings import Settings
 from proxy.v1.routes import Inbound, Verbatim
 
@@ -107,4 +110,28 @@ class ShadowComparer:
             request_hash=digest,
             control_ms=pair.v1_seconds * 1000,
             candidate_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def observe_write(self, settled: SettledWrite) -> None:
+        """Judge a dual write once its second side settled: v1's code against v3's, always in that order."""
+        other = settled.served.other
+        other_code = settled.served_code if settled.applied else settled.target_code
+        refusal = "" if settled.applied else f"{other.value} refused"
+        if refusal:
+            tries = "attempt" if settled.attempts == 1 else "attempts"
+            words = f": {settled.message}" if settled.message else ""
+            refusal += f" after {settled.attempts} {tries} (outbox entry {settled.entry_id}){words}"
+        faces = settled.faces_added
+        if settled.served is Side.V1:
+            v1_code, v3_code, v1_ms, v3_ms = settled.served_code, other_code, settled.served_ms, settled.target_ms
+        else:
+            v1_code, v3_code, v1_ms, v3_ms = other_code, settled.served_code, settled.target_ms, settled.served_ms
+            faces = None if faces is None else (faces[1], faces[0])
+        self.recorder.record_comparison(
+            tenant=settled.tenant,
+            against=Against.V3,
+            comparison=dual_write(settled.op, v1_code, v3_code, refusal, faces),
+            request_hash=settled.request_hash,
+            control_ms=v1_ms,
+            candidate_ms=v3_ms,
         )

@@ -98,7 +98,7 @@ async def _reload(app: web.Application, path: str) -> Any:
 
 
 async def _start(
-    tmp: Path, apps: tuple[App, ...]
+    tmp: Path, apps: tuple[App, ...], store_url: str | None = None
 ) -> tuple[RunningEmulator, RunningLegacy, web.AppRunner, dict[str, Any]]:
     v3 = await start_emulator(EmulatorConfig(credentials=((DEMO_V3_ID, DEMO_V3_KEY),)))
     legacy = await start_legacy(LegacyConfig(apps=tuple(LegacyApp(a.appid, a.secret_id, a.secret_key) for a in apps)))
@@ -109,7 +109,7 @@ async def _start(
         "tenants": [
             {"appid": a.appid, "legacy_keys": [{"secret_id": a.secret_id, "secret_key": a.secret_key}]} for a in apps
         ],
-        "store": {"url": f"sqlite:///{tmp / 'meta.db'}"},
+        "store": {"url": store_url or f"sqlite:///{tmp / 'meta.db'}"},
         "logging": {"format": "json", "level": "warning"},
         "migration": {
             "legacy": {"endpoint": legacy.url, "read_timeout": 30},
@@ -127,10 +127,11 @@ async def _start(
     return v3, legacy, runner, config
 
 
-def staged_world(tmp: Path, apps: tuple[App, ...]) -> Iterator[StagedWorld]:
+def staged_world(tmp: Path, apps: tuple[App, ...], store_url: str | None = None) -> Iterator[StagedWorld]:
+    """The world on loopback; the proxy's store is a SQLite file in ``tmp`` unless ``store_url`` names another."""
     logs.configure("json", "warning")
     loop = LoopThread()
-    v3, legacy, runner, config = loop.run(_start(tmp, apps))
+    v3, legacy, runner, config = loop.run(_start(tmp, apps, store_url))
     host, port = runner.addresses[0][:2]
     world = StagedWorld(loop, v3, legacy, runner, f"{host}:{port}", tmp / "proxy.yaml", config)
 

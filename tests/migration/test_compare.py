@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from proxy.handlers.ops import OPS
-from proxy.migration.compare import COMPARATORS, Answer, Difference, Judge, ScorePair, compare
+from proxy.migration.compare import COMPARATORS, Answer, Difference, Judge, ScorePair, compare, dual_write
 
 JUDGE = Judge(match_threshold=80.0)
 
@@ -120,3 +120,14 @@ def test_writes_agree_when_both_succeed(op: str) -> None:
     assert compare(op, ok(person_id="a"), ok(person_id="a", face_id="other"), JUDGE).agreed
     assert compare(op, Answer(-1302, {}), Answer(-1302, {}), JUDGE).agreed
     assert compare(op, Answer(-1302, {}), Answer(-1305, {}), JUDGE).differences == (Difference.CODE,)
+
+
+def test_a_settled_dual_write_says_who_refused_and_how_many_images_each_side_took() -> None:
+    assert dual_write("newperson", 0, 0).agreed
+    refused = dual_write("newperson", 0, -1101, "v3 refused after 1 attempt (outbox entry 7): no face")
+    assert (refused.differences, refused.control_code, refused.candidate_code) == ((Difference.OUTCOME,), 0, -1101)
+    assert refused.detail == "code 0 vs -1101: v3 refused after 1 attempt (outbox entry 7): no face"
+    assert len(dual_write("setinfo", 0, 213, "v3 refused: " + "x" * 500).detail) == 300  # bounded
+    assert dual_write("addface", 0, 0, faces=(3, 3)).agreed
+    fewer = dual_write("addface", 0, 0, faces=(6, 5))
+    assert (fewer.differences, fewer.detail) == ((Difference.FACE_COUNT,), "images accepted 6 (v1) vs 5 (v3)")

@@ -9,7 +9,8 @@ from prometheus_client import CollectorRegistry
 
 from proxy.domain.results import VerifyResult
 from proxy.migration.compare import Judge
-from proxy.migration.ledger import Against, SqliteLedger
+from proxy.migration.ledger import Against, SqliteLedger, latency_bucket
+from proxy.migration.outbox import SettledWrite
 from proxy.migration.recorder import (
     ComparisonMetrics,
     ComparisonRecorder,
@@ -17,8 +18,12 @@ from proxy.migration.recorder import (
     answer_of_result,
     request_digest,
 )
+from proxy.migration.routes import Side
 from proxy.migration.scoretap import capturing, tap_observer
+from proxy.migration.shadowing import ShadowComparer
+from proxy.settings import parse_settings
 from proxy.v1.errors import V1Error
+from tests.test_settings import minimal
 
 
 async def test_counts_now_and_ledger_after_flush(tmp_path: Path) -> None:
@@ -69,3 +74,39 @@ async def test_raw_scores_are_captured_per_task() -> None:
     assert (a, b) == ([1.0, 2.0], [3.0])
     observe(9.0, 18.0)  # outside a capture: only the plain observer sees it
     assert len(seen) == 4
+
+
+def settled(served: Side, *, applied: bool, code: int, faces: tuple[int, int] | None = None) -> SettledWrite:
+    return SettledWrite(
+        tenant="1250000000", op="addface", served=served, served_code=0, target_code=code, applied=applied,
+        message="" if applied else "person gone", served_ms=4.0, target_ms=900.0, attempts=2, entry_id=12,
+        request_hash="h", faces_added=faces,
+    )  # fmt: skip
+
+
+async def test_settled_dual_writes_are_recorded_v1_against_v3_whichever_side_served(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    recorder = ComparisonRecorder(SqliteLedger(str(tmp_path / "m.db")), ComparisonMetrics(registry), flush_s=60)
+    comparer = ShadowComparer(recorder, lambda: parse_settings(minimal()), replay=None)  # type: ignore[arg-type]
+    comparer.observe_write(settled(Side.V1, applied=True, code=0, faces=(2, 2)))  # v3 did what v1 did
+    comparer.observe_write(settled(Side.V1, applied=False, code=-1303))  # v3 refused what v1 did
+    comparer.observe_write(settled(Side.V3, applied=False, code=-1303))  # v1 refused what v3 did
+    comparer.observe_write(settled(Side.V3, applied=True, code=0, faces=(5, 6)))  # v3 (served) took 5, v1 6
+    await recorder.flush()
+    (tally,) = await recorder.ledger.tallies()
+    assert (tally.op, tally.against, tally.compared, tally.agreed) == ("addface", Against.V3, 4, 1)
+    assert tally.by_kind == (("face_count", 1), ("outcome", 2))
+    kept = await recorder.ledger.disagreements()
+    assert [(d.control_code, d.candidate_code) for d in kept] == [(0, 0), (-1303, 0), (0, -1303)]  # newest first
+    assert kept[0].detail == "images accepted 6 (v1) vs 5 (v3)"
+    assert kept[1].detail == "code -1303 vs 0: v1 refused after 2 attempts (outbox entry 12): person gone"
+    assert kept[2].detail == "code 0 vs -1303: v3 refused after 2 attempts (outbox entry 12): person gone"
+    sides = {h.side: h.counts for h in await recorder.ledger.latencies()}
+    fast, slow = latency_bucket(4.0), latency_bucket(900.0)  # served in 4 ms, replayed in 900 ms
+    assert {side: (counts[fast], counts[slow], sum(counts)) for side, counts in sides.items()} == {
+        "v1": (2, 2, 4),
+        "v3": (2, 2, 4),
+    }
+    labels = {"tenant": "1250000000", "op": "addface", "against": "v3", "result": "disagreed"}
+    assert registry.get_sample_value("v1proxy_shadow_comparisons_total", labels) == 3
+    await recorder.close()
