@@ -2,8 +2,11 @@
 
 ``record`` never blocks the event loop: it counts, then queues the observation; a background task
 writes queued observations to the ledger (on its own thread) every ``flush_s`` or ``batch`` items,
-and ``close`` writes what is left. Answers come in as the app saw them: a v1 reply's bytes, or the
-typed result / v1 error the proxy translated from v3 (plus the raw v3 scores behind it).
+and ``close`` writes what is left. The queue is bounded (``MAX_QUEUED``): while the ledger cannot keep
+up, further observations are counted in Prometheus but not kept (``v1proxy_shadow_skipped_total``
+with call="ledger", reason="queue_full"), so a slow database never costs the proxy memory.
+Answers come in as the app saw them: a v1 reply's bytes, or the typed result / v1 error the proxy
+translated from v3 (plus the raw v3 scores behind it).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from proxy.v1.render import error_body, result_body
 from proxy.v1.results import V1Result
 
 log = structlog.get_logger("proxy.migration.shadow")
+MAX_QUEUED = 10_000  # observations waiting for the ledger (a few MB at most)
 
 
 def request_digest(path: str, body: bytes) -> str:
@@ -68,7 +72,8 @@ class ComparisonMetrics:
         )
         self.skipped = Counter(
             "v1proxy_shadow_skipped",
-            "shadow calls not made: sampled out (sample_percent, noise_percent) or over max_calls_per_s",
+            "shadow calls not made: sampled out (sample_percent, noise_percent) or over max_calls_per_s; "
+            "call=ledger: comparisons not kept because the ledger's queue was full",
             ("tenant", "call", "reason"),
             registry=registry,
         )
@@ -77,11 +82,20 @@ class ComparisonMetrics:
 class ComparisonRecorder:
     """One per proxy process: compare, count, queue; a background task persists."""
 
-    def __init__(self, ledger: Ledger, metrics: ComparisonMetrics, *, flush_s: float = 0.5, batch: int = 200) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        metrics: ComparisonMetrics,
+        *,
+        flush_s: float = 0.5,
+        batch: int = 200,
+        max_queued: int = MAX_QUEUED,
+    ) -> None:
         self.ledger = ledger
         self.metrics = metrics
         self._flush_s = flush_s
         self._batch = batch
+        self._max_queued = max_queued
         self._queue: list[Observation] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -139,6 +153,9 @@ class ComparisonRecorder:
                 differences=[d.value for d in comparison.differences],
                 detail=comparison.detail,
             )
+        if len(self._queue) >= self._max_queued:  # the ledger is behind: counted above, not kept
+            self.metrics.skipped.labels(tenant, "ledger", "queue_full").inc()
+            return
         self._queue.append(
             Observation(tenant, against, comparison, request_hash, control_ms, candidate_ms, at=time.time())
         )

@@ -23,7 +23,7 @@ from typing import Any
 
 from proxy.emulator.synthetic import photo_of_size
 from proxy.v3 import signer
-from tests.bench import abuse, backfill, report
+from tests.bench import abuse, backfill, report, shadow
 from tests.bench.harness import (
     CLIENT_CORE,
     HAS_TASKSET,
@@ -67,7 +67,7 @@ from tests.bench.workloads import (
 from tests.bench.wrk import machine_busy_seconds, run_wrk, write_script, wrk_binary
 
 PATHS = ("direct", "nginx", "floor", "proxy")
-PHASES = ("saturation", "latency50", "rss", "workers", "profile", "backfill", "abuse")
+PHASES = ("saturation", "latency50", "rss", "workers", "profile", "backfill", "abuse", "shadow")
 RESULTS = REPO / "tests" / "bench" / "results"
 
 
@@ -562,9 +562,7 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="only this phase (repeatable; default all): " + ", ".join(PHASES),
     )
-    parser.add_argument(
-        "--backfill-faces", type=int, help="faces in the backfill phase (default 10000, --quick 1000)"
-    )
+    parser.add_argument("--backfill-faces", type=int, help="faces in the backfill phase (default 10000, --quick 1000)")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs, configs, bodies)")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where latest.md / latest.json go")
     args = parser.parse_args(argv)
@@ -624,6 +622,9 @@ def main(argv: list[str] | None = None) -> int:
         if "abuse" in phases:
             print("phase 7: abuse (slowloris + stalled uploads) and RSS after a burst of 5 MB uploads", flush=True)
             bench.results["abuse"] = abuse.abuse_phase(bench, v3_call)
+        if "shadow" in phases:
+            print("phase 8: shadow off vs on: the app's p50 and the proxy's CPU per request, same load", flush=True)
+            bench.results["shadow"] = shadow.shadow_phase(workdir, seconds=seconds, quick=args.quick, notes=bench.notes)
     finally:
         static.stop()
         if not args.keep:

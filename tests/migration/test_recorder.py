@@ -110,3 +110,22 @@ async def test_settled_dual_writes_are_recorded_v1_against_v3_whichever_side_ser
     labels = {"tenant": "1250000000", "op": "addface", "against": "v3", "result": "disagreed"}
     assert registry.get_sample_value("v1proxy_shadow_comparisons_total", labels) == 3
     await recorder.close()
+
+
+async def test_the_queue_for_the_ledger_is_bounded(tmp_path: Path) -> None:
+    registry = CollectorRegistry()
+    metrics = ComparisonMetrics(registry)
+    recorder = ComparisonRecorder(SqliteLedger(str(tmp_path / "m.db")), metrics, flush_s=60, max_queued=2)
+    comparer = ShadowComparer(recorder, lambda: parse_settings(minimal()), replay=None)  # type: ignore[arg-type]
+    for _ in range(5):
+        comparer.observe_write(settled(Side.V1, applied=True, code=0))
+    labels = {"tenant": "1250000000", "op": "addface", "against": "v3", "result": "agreed"}
+    assert registry.get_sample_value("v1proxy_shadow_comparisons_total", labels) == 5  # every verdict counted
+    full = {"tenant": "1250000000", "call": "ledger", "reason": "queue_full"}
+    assert registry.get_sample_value("v1proxy_shadow_skipped_total", full) == 3
+    await recorder.flush()
+    (tally,) = await recorder.ledger.tallies()
+    assert tally.compared == 2  # only what the queue held
+    comparer.observe_write(settled(Side.V1, applied=True, code=0))  # room again once written
+    await recorder.close()
+    assert SqliteLedger(str(tmp_path / "m.db")).tallies_now()[0].compared == 3
