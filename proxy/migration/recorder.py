@@ -72,8 +72,9 @@ class ComparisonMetrics:
         )
         self.skipped = Counter(
             "v1proxy_shadow_skipped",
-            "shadow calls not made: sampled out (sample_percent, noise_percent) or over max_calls_per_s; "
-            "call=ledger: comparisons not kept because the ledger's queue was full",
+            "shadow calls not made or not compared: sampled out (sample_percent, noise_percent), over max_calls_per_s, "
+            "not in v3 yet, or throttled by the v3 quota; call=ledger: comparisons not kept because the ledger's "
+            "queue was full",
             ("tenant", "call", "reason"),
             registry=registry,
         )

@@ -4,7 +4,9 @@ The migration engine asks ``admit`` before it starts a v3 twin for a read the ap
 hands every finished pair to ``observe`` (its comparator hook); the outbox hands every settled
 dual write to ``observe_write`` (v1's code against v3's, whichever side served). ``observe`` judges the pair
 against v3 and, for a ``noise_percent`` sample, replays the app's request to v1 once more and
-judges v1 against itself, so a difference v1 also has with itself is not blamed on v3. All of it
+judges v1 against itself, so a difference v1 also has with itself is not blamed on v3. A twin v3
+could not answer for want of quota (15: the proxy's upstream quota, or v3's RequestLimitExceeded)
+is skipped, not counted as a disagreement: it says nothing of what v3 would answer. All of it
 runs after the app has its answer; nothing here can change or delay that answer.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable
 
 import structlog
 
+from proxy.domain.codes import V1Error
 from proxy.migration.budget import ShadowBudget
 from proxy.migration.compare import Judge, dual_write
 from proxy.migration.engine import ShadowPair
@@ -26,6 +29,7 @@ from proxy.settings import Settings
 from proxy.v1.routes import Inbound, Verbatim
 
 log = structlog.get_logger("proxy.migration.shadow")
+THROTTLED = 15  # v1's "too frequent": the upstream quota (or v3's RequestLimitExceeded) refused the twin
 
 
 Replay = Callable[[Inbound], Awaitable[Verbatim]]
@@ -77,6 +81,9 @@ class ShadowComparer:
             return
         if not pair.known_in_v3 or pair.v3_behind:  # its data has not (all) reached v3 yet: says nothing of v3
             self.recorder.metrics.skipped.labels(pair.tenant, "v3", "not_in_v3").inc()
+            return
+        if isinstance(outcome, V1Error) and outcome.code == THROTTLED:  # no answer from v3: nothing to compare
+            self.recorder.metrics.skipped.labels(pair.tenant, "v3", "throttled").inc()
             return
         digest = request_digest(pair.inbound.path, pair.inbound.body)
         self.recorder.record(
