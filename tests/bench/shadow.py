@@ -1,13 +1,15 @@
 """`--phase shadow`: what the shadow costs the app -- its p50 and the proxy's CPU per request, shadow off vs on.
 
-Two proxies on the server core in front of the same legacy emulator (v1, on the client core with
-the load generator): one routes the tenant `v1` (verbatim passthrough: shadow off), the other
-`shadow` (every read also sent to v3 in the background and compared: sample_percent 100, no cap in
-the way, no noise replays). v3 is nginx answering a canned CompareFace reply: in production v3 is
-Tencent's, so its work must not compete with the legacy service for the shared client core (the v3
-emulator stands in, with a note, when nginx is missing). The same signed v1 compare (two small
+Three proxies on the server core in front of the same legacy emulator (v1, on the client core with
+the load generator): one routes the tenant `v1` (verbatim passthrough: shadow off), one `shadow`
+(every read also sent to v3 in the background and compared: sample_percent 100, no cap in the way,
+no noise replays), and one `shadow` with sample_percent 0 (the shadow route's request path -- plan,
+gate -- without any twin: its CPU against `v1`'s is what the shadow costs on the app's request path).
+v3 is nginx answering a canned CompareFace reply: in production v3 is Tencent's, so its work must
+not compete with the legacy service for the shared client core (the v3 emulator stands in, with a
+note, when nginx is missing). The same signed v1 compare (two small
 multipart images) is sent at one fixed open-loop rate, well under every part's capacity, to each
-proxy in turn, ``ROUNDS`` times (alternating, so a drift of the shared machine hits both alike).
+proxy in turn, ``ROUNDS`` times (alternating, so a drift of the shared machine hits all alike).
 
 Figures: p50/p99 of the app's requests (median of the rounds), the proxy's CPU per app request
 (all rounds; each run waits ``SETTLE_S`` afterwards so twins finishing late are counted), and the
@@ -46,7 +48,7 @@ RATE = 20.0  # requests/s: the legacy emulator's face analysis of two images sha
 ROUNDS = 3
 QUICK_ROUNDS = 2
 SETTLE_S = 0.5
-ROUTES = ("v1", "shadow")
+VARIANTS = {"v1": ("v1", 100), "shadow_path": ("shadow", 0), "shadow": ("shadow", 100)}  # name: (route, sample)
 CANNED = {"Response": {"Score": 88.5, "FaceModelVersion": "3.0", "RequestId": "bench-canned-shadow"}}
 
 
@@ -67,24 +69,25 @@ def v3_upstream(workdir: Path, notes: list[str]) -> tuple[Proc, str]:
     return start("v3-shadow", argv, ready="listening on", workdir=workdir, core=CLIENT_CORE), "v3 emulator"
 
 
-def proxy(workdir: Path, route: str, v3: str, legacy: str) -> tuple[Proc, str, str]:
-    """A proxy routing the tenant ``route``; its URL and its admin URL."""
+def proxy(workdir: Path, name: str, v3: str, legacy: str) -> tuple[Proc, str, str]:
+    """A proxy for the variant ``name`` (its route and shadow sample); its URL and its admin URL."""
+    route, sample = VARIANTS[name]
     port, admin = free_port(), free_port()
     config = {
         "listen": {"host": "127.0.0.1", "port": port},
         "admin": {"host": "127.0.0.1", "port": admin},
         "upstream": {"endpoint": v3, "secret_id": V3_ID, "secret_key": V3_KEY},
         "tenants": [{"appid": APPID, "legacy_keys": [{"secret_id": LEGACY_ID, "secret_key": LEGACY_KEY}]}],
-        "store": {"url": f"sqlite:///{workdir / f'meta-shadow-{route}.db'}"},
+        "store": {"url": f"sqlite:///{workdir / f'meta-shadow-{name}.db'}"},
         "limits": {"quota_qps": 0},
         "logging": {"format": "json", "level": "info"},  # as deployed: one access-log line per request
         "migration": {"legacy": {"endpoint": legacy}, "tenants": {APPID: {"route": route}}},
-        "shadow": {"sample_percent": 100, "max_calls_per_s": 100000, "noise_percent": 0},
+        "shadow": {"sample_percent": sample, "max_calls_per_s": 100000, "noise_percent": 0},
     }
-    path = workdir / f"proxy-shadow-{route}.yaml"
+    path = workdir / f"proxy-shadow-{name}.yaml"
     path.write_text(json.dumps(config))
     argv = [V1PROXY, "serve", "--config", str(path)]
-    proc = start(f"proxy-shadow-{route}", argv, ready="listening on", workdir=workdir, core=SERVER_CORE)
+    proc = start(f"proxy-shadow-{name}", argv, ready="listening on", workdir=workdir, core=SERVER_CORE)
     return proc, f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin}"
 
 
@@ -123,30 +126,31 @@ def shadow_phase(workdir: Workdir, *, seconds: float, quick: bool, notes: list[s
     legacy = legacy_emulator(workdir.path)
     v3, v3_kind = v3_upstream(workdir.path, notes)
     procs: dict[str, tuple[Proc, str, str]] = {}
-    runs: dict[str, list[dict[str, Any]]] = {route: [] for route in ROUTES}
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in VARIANTS}
     try:
-        for route in ROUTES:
-            procs[route] = proxy(workdir.path, route, v3.url, legacy.url)
+        for name in VARIANTS:
+            procs[name] = proxy(workdir.path, name, v3.url, legacy.url)
         for n in range(rounds):
-            for route in ROUTES if n % 2 == 0 else reversed(ROUTES):
-                proc, url, _admin = procs[route]
-                runs[route].append(run_once(workdir, url, proc.pid, seconds))
-        twins = compared(procs["shadow"][2])
+            for name in VARIANTS if n % 2 == 0 else reversed(VARIANTS):
+                proc, url, _admin = procs[name]
+                runs[name].append(run_once(workdir, url, proc.pid, seconds))
+        twins = {name: compared(procs[name][2]) for name in ("shadow_path", "shadow")}
     finally:
         for proc, _url, _admin in procs.values():
             proc.stop()
         v3.stop()
         legacy.stop()
-    out: dict[str, Any] = {"rate": RATE, "seconds": seconds, "rounds": rounds, "v3": v3_kind, "twins_compared": twins}
-    for route, results in runs.items():
+    out: dict[str, Any] = {"rate": RATE, "seconds": seconds, "rounds": rounds, "v3": v3_kind}
+    for name, results in runs.items():
         total = sum(r["total"] for r in results)
-        out[route] = {
+        out[name] = {
             "p50_ms": statistics.median(r["p50_ms"] for r in results),
             "p99_ms": statistics.median(r["p99_ms"] for r in results),
             "p50s_ms": [round(r["p50_ms"], 3) for r in results],
             "requests": total,
             "errors": sum(r["errors"] for r in results),
             "cpu_us_per_request": sum(r["cpu_s"] for r in results) / max(1, total) * 1e6,
+            "twins_compared": twins.get(name, 0),
         }
     out["added_p50_ms"] = out["shadow"]["p50_ms"] - out["v1"]["p50_ms"]
     print("  " + target_lines(out)[0], flush=True)
@@ -155,17 +159,19 @@ def shadow_phase(workdir: Workdir, *, seconds: float, quick: bool, notes: list[s
 
 def target_lines(shadow: dict[str, Any]) -> list[str]:
     """The shadow's target, met or not, with the figures behind it."""
-    off, on = shadow["v1"], shadow["shadow"]
+    off, path, on = shadow["v1"], shadow["shadow_path"], shadow["shadow"]
     added = shadow["added_p50_ms"]
-    errors = off["errors"] + on["errors"]
+    errors = off["errors"] + path["errors"] + on["errors"]
     verdict = "met" if added <= ADDED_P50_TARGET_MS and not errors else "NOT met"
-    cpu_ratio = on["cpu_us_per_request"] / off["cpu_us_per_request"] if off["cpu_us_per_request"] else 0.0
+    cpu_off, cpu_path = off["cpu_us_per_request"], path["cpu_us_per_request"]
+    cpu_ratio = on["cpu_us_per_request"] / cpu_off if cpu_off else 0.0
     return [
         f"- shadow: the app's p50 {off['p50_ms']:.2f} ms off -> {on['p50_ms']:.2f} ms on, added {added:+.2f} ms "
         f"(target ≤ {ADDED_P50_TARGET_MS:g} ms: {verdict}); p99 {off['p99_ms']:.2f} -> {on['p99_ms']:.2f} ms; "
-        f"proxy CPU per app request {off['cpu_us_per_request']:.0f} -> {on['cpu_us_per_request']:.0f} µs "
-        f"({cpu_ratio:.2f}×, the twin included; reported, not a target); {shadow['twins_compared']} twins compared "
-        f"for {on['requests']} requests; errors {errors}. Compare of 2 small images, open loop "
-        f"{shadow['rate']:g} req/s, {shadow['rounds']} alternating rounds of {shadow['seconds']:g} s, "
-        f"v3 = {shadow['v3']}."
+        f"proxy CPU per app request {cpu_off:.0f} -> {on['cpu_us_per_request']:.0f} µs ({cpu_ratio:.2f}×, "
+        f"the twin included; reported, not a target), of which on the request path (shadow route, no twin: "
+        f"p50 {path['p50_ms']:.2f} ms) {cpu_path:.0f} µs ({cpu_path - cpu_off:+.0f}); "
+        f"twins compared {on['twins_compared']} of {on['requests']} requests ({path['twins_compared']} without twins); "
+        f"errors {errors}. Compare of 2 small images, open loop {shadow['rate']:g} req/s, {shadow['rounds']} "
+        f"alternating rounds of {shadow['seconds']:g} s, v3 = {shadow['v3']}."
     ]
