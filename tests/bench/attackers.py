@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proxy import eventloop
+
 HEAD = b"POST /face/getinfo HTTP/1.1\r\nHost: proxy\r\nUser-Agent: slowloris\r\n"
 UPLOAD_BYTES = 6 * 1024 * 1024 - 1024
 UPLOAD_HEAD = (
@@ -132,7 +134,8 @@ def main() -> int:
     spec = json.loads(Path(sys.argv[1]).read_text())
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    print(json.dumps(asyncio.run(attack(spec))), flush=True)
+    # uvloop, like the load generator: the attackers share the client core with it and the emulator
+    print(json.dumps(eventloop.run(attack(spec), loop=spec.get("loop", "uvloop"))), flush=True)
     return 0
 
 
