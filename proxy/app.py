@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from functools import partial
@@ -41,6 +41,7 @@ from proxy.v1.admission import BodyBudget, TenantSlots
 from proxy.v1.auth import Keyring, SignatureClaims, check_single_use, verify_header
 from proxy.v1.errors import V1Error
 from proxy.v1.form import BodyPace
+from proxy.v1.render import raw_error
 from proxy.v1.routes import (
     REQUEST_ID,
     V1_CALL,
@@ -52,10 +53,11 @@ from proxy.v1.routes import (
     InboundLimits,
     Verbatim,
     error_middleware,
+    head_gate,
     new_request_id,
     v1_routes,
 )
-from proxy.v1.server import ConnectionLimits, GuardedRunner
+from proxy.v1.server import ConnectionLimits, GuardedRunner, Refusal
 from proxy.v3.client import V3CallRecord, V3Client, make_session
 from proxy.v3.credentials import static_credentials
 
@@ -116,19 +118,25 @@ REQUEST_ID_HEADER = "X-Request-Id"
 _GOOD_REQUEST_ID = re.compile(r"[\x21-\x7e](?:[\x20-\x7e]{0,126}[\x21-\x7e])?")
 
 
+def _verify_header(runtime: Runtime, authorization: str | None, now: float) -> SignatureClaims:
+    """What the Authorization header alone proves, with the runtime's keyring and auth settings."""
+    auth = runtime.settings.auth
+    return verify_header(
+        authorization,
+        keyring=runtime.keyring,
+        now=now,
+        max_validity_s=auth.max_signature_validity_s,
+        single_use_window_s=auth.single_use_window_s,
+    )
+
+
 def _authenticator(app: web.Application) -> Authenticator:
     runtime = app[RUNTIME].current
     auth = runtime.settings.auth
 
     async def authenticate(authorization: str | None) -> SignatureClaims:
         now = time.time()
-        claims = verify_header(
-            authorization,
-            keyring=runtime.keyring,
-            now=now,
-            max_validity_s=auth.max_signature_validity_s,
-            single_use_window_s=auth.single_use_window_s,
-        )
+        claims = _verify_header(runtime, authorization, now)
         if claims.single_use:
             await check_single_use(claims, runtime.limits.replay, window_s=auth.single_use_window_s, now=now)
         return claims
@@ -181,26 +189,57 @@ async def observe(request: web.Request, handler: RequestHandler) -> web.StreamRe
             cut = request.get(V1_CUT)
             metrics.observe_request(appid=appid, op=op, code=code, seconds=seconds, cut=cut)
             if response is not None:
-                log.info(
-                    "request",
-                    request_id=request_id,
-                    op=op or request.path,
-                    appid=appid,
-                    v1_code=code if cut is None else cut,
-                    status=response.status,
-                    v3=[
-                        {
-                            "action": c.action,
-                            "code": c.code or "OK",
-                            "request_id": c.request_id,
-                            "ms": round(c.seconds * 1000, 2),
-                        }
-                        for c in calls
-                    ],
-                    ms=round(seconds * 1000, 2),
+                _access_log(
+                    request_id, op or request.path, appid, code if cut is None else cut, response.status, calls, seconds
                 )
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
+
+
+def _access_log(
+    request_id: str, op: str, appid: str, code: int | str | None, status: int, calls: list[V3CallRecord], seconds: float
+) -> None:
+    """The one access-log event of a request."""
+    log.info(
+        "request",
+        request_id=request_id,
+        op=op,
+        appid=appid,
+        v1_code=code,
+        status=status,
+        v3=[
+            {"action": c.action, "code": c.code or "OK", "request_id": c.request_id, "ms": round(c.seconds * 1000, 2)}
+            for c in calls
+        ],
+        ms=round(seconds * 1000, 2),
+    )
+
+
+def head_refusal(app: web.Application) -> Refusal:
+    """The listener's refusal on a request's head (proxy.v1.server): a signature or declared length the
+    route would refuse before reading the body (`head_gate`), answered as the route would (status, v1
+    JSON, X-Request-Id) with the same access-log event and metrics, without an aiohttp request."""
+    holder, metrics = app[RUNTIME], app[METRICS]
+    gate = head_gate(
+        ops=OPS,
+        limits=lambda: holder.current.inbound,
+        verify=lambda authorization: _verify_header(holder.current, authorization, time.time()),
+    )
+
+    def refuse(method: str, path: str, headers: Mapping[str, str]) -> bytes | None:
+        started = time.perf_counter()
+        refused = gate(method, path, headers)
+        if refused is None:
+            return None
+        op, error = refused
+        request_id = request_id_from(headers.get(REQUEST_ID_HEADER))
+        answer = raw_error(error, request_id=request_id)
+        seconds = time.perf_counter() - started
+        metrics.observe_request(appid="", op=op, code=error.code, seconds=seconds)
+        _access_log(request_id, op, "", error.code, error.http_status, [], seconds)
+        return answer
+
+    return refuse
 
 
 def build_runtime(
@@ -380,7 +419,13 @@ def connection_limits(settings: Settings) -> ConnectionLimits:
 def legacy_runner(app: web.Application, **kwargs: Any) -> GuardedRunner:
     """The runner of the legacy listener: the app behind the connection guard (timeouts, cap, v1 answers)."""
     metrics = app[METRICS]
-    return GuardedRunner(app, connection_limits(app[SETTINGS]), on_event=metrics.observe_connection_event, **kwargs)
+    return GuardedRunner(
+        app,
+        connection_limits(app[SETTINGS]),
+        on_event=metrics.observe_connection_event,
+        refuse=head_refusal(app),
+        **kwargs,
+    )
 
 
 __all__ = [

@@ -199,9 +199,10 @@ class _Builder:
         )
 
 
-def declared_length(request: web.Request, max_body_bytes: int) -> int | None:
-    """The body's Content-Length, None when not declared; 21 if not a number, 23 if over the limit."""
-    raw = request.headers.get("Content-Length")
+def declared_length(headers: Mapping[str, str], max_body_bytes: int) -> int | None:
+    """The body's Content-Length (from the request's headers), None when not declared; 21 if not a number,
+    23 if over the limit."""
+    raw = headers.get("Content-Length")
     if raw is None:
         return None
     if not raw.isdigit():
@@ -216,7 +217,7 @@ async def read_form(
     request: web.Request, *, max_body_bytes: int, max_fields: int = 64, pace: BodyPace = UNPACED
 ) -> V1Form:
     """Parse the body of a v1 request; V1Error 21 for bad input, 23 when over ``max_body_bytes``."""
-    declared_length(request, max_body_bytes)
+    declared_length(request.headers, max_body_bytes)
     content_type = request.headers.get("Content-Type", "")
     mime = content_type.split(";", 1)[0].strip().lower()
     try:

@@ -8,6 +8,8 @@ floats (``similarity`` 100 -> ``100.0``), ints are ints, bools are bools, tuples
 from __future__ import annotations
 
 import dataclasses
+import functools
+import http
 import json
 import operator
 import typing
@@ -91,3 +93,26 @@ def render_result(result: V1Result) -> web.Response:
 
 def render_error(error: V1Error, session_id: str = "") -> web.Response:
     return _response(error_body(error, session_id), error.http_status)
+
+
+@functools.lru_cache(maxsize=256)  # the header checks' refusals are few (code, message) pairs: each rendered once
+def _raw_error_parts(code: int, message: str, fail_flag: int | None) -> tuple[bytes, bytes]:
+    error = V1Error(code, message, fail_flag=fail_flag)
+    body = json.dumps(error_body(error), ensure_ascii=True, allow_nan=False).encode("ascii")
+    status = error.http_status
+    head = (
+        f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n"
+        f"Content-Type: {JSON_CONTENT_TYPE}; charset=utf-8\r\nContent-Length: {len(body)}\r\nConnection: close\r\n"
+    )
+    return head.encode("ascii"), body
+
+
+def raw_error(error: V1Error, *, request_id: str) -> bytes:
+    """`render_error`'s answer as the bytes of a complete HTTP/1.1 response that closes the connection, for
+    writing straight to a transport (no aiohttp request or response object); ``request_id`` printable ASCII.
+
+    For the refusals made on a request's head (no ``session_id``: no upstream call was made)."""
+    if error.session_id:
+        raise ValueError("raw_error renders refusals made before any upstream call (no session_id)")
+    head, body = _raw_error_parts(int(error.code), error.message, error.fail_flag)
+    return b"%sX-Request-Id: %s\r\n\r\n%s" % (head, request_id.encode("ascii"), body)

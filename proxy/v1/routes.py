@@ -12,7 +12,8 @@ A client that hangs up mid-body is logged and counted as a hang-up, never as an 
 from __future__ import annotations
 
 import random
-from collections.abc import Awaitable, Callable, Mapping
+import re
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
@@ -130,7 +131,7 @@ def v1_routes(
         if op is None:
             raise unknown_op(op_name)
         bounds = limits()
-        length = declared_length(request, bounds.max_body_bytes)
+        length = declared_length(request.headers, bounds.max_body_bytes)
         claims = await authenticate()(request.headers.get("Authorization"))
         request[V1_TENANT] = claims.appid
         with slots.hold(claims.appid, limit=bounds.max_inflight_per_tenant):
@@ -160,6 +161,42 @@ def v1_routes(
         return render_result(result)
 
     return [web.post("/face/{op}", face_op, expect_handler=_expect)]
+
+
+_FACE_OP = re.compile(r"/face/([^/]+)")
+HeadGate = Callable[[str, str, Mapping[str, str]], tuple[str, V1Error] | None]
+
+
+def head_gate(
+    *,
+    ops: Collection[str],
+    limits: Callable[[], InboundLimits],
+    verify: Callable[[str | None], SignatureClaims],
+) -> HeadGate:
+    """`face_op`'s refusals that need nothing but the request's head, for the connection guard to answer
+    before aiohttp builds a request (proxy.v1.server): ``gate(method, path, headers)`` is ``(op, error)``
+    for a ``POST /face/<known op>`` whose declared length (21, 23) or Authorization (4, 5, 9-14; `verify`
+    is `verify_header` on the current keyring) fails, the same checks in the same order as the route;
+    None lets the route decide (every other request, and every head that passes)."""
+    names = frozenset(ops)
+
+    def gate(method: str, path: str, headers: Mapping[str, str]) -> tuple[str, V1Error] | None:
+        if method != "POST":
+            return None
+        match = _FACE_OP.fullmatch(path)
+        if match is None or match.group(1) not in names:
+            return None
+        expect = headers.get("Expect")
+        if expect is not None and expect.lower() != "100-continue":
+            return None  # answered 417 first (proxy.v1.server)
+        try:
+            declared_length(headers, limits().max_body_bytes)
+            verify(headers.get("Authorization"))
+        except V1Error as error:
+            return match.group(1), error
+        return None
+
+    return gate
 
 
 async def _expect(request: web.Request) -> web.StreamResponse | None:

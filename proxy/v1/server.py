@@ -7,20 +7,26 @@ process runs out of file descriptors. `GuardedRunner` serves an app with `Guarde
 - a connection waiting for a request with nothing received is closed after ``keepalive_timeout_s``;
 - beyond ``max_connections`` open connections a new one gets ``503`` (v1 code 213) and is closed;
 - HTTP that does not parse gets ``400`` with v1 code 3 as JSON (never aiohttp's plain text), and
-  every such event is one bounded log line (no traceback) and one count by reason.
+  every such event is one bounded log line (no traceback) and one count by reason;
+- a request whose body has not all arrived when its head is complete is first shown to the guard's
+  ``refuse`` hook (the app's checks that need the head only: signature, declared length): when it
+  answers, those bytes are written and the connection closed at once, and aiohttp never builds a
+  request, a task or a response for it (an unauthenticated upload costs its accept, its head and
+  one write: the cheapest refusal, for the clients that reconnect as fast as they are refused).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 import structlog
 from aiohttp import web
+from aiohttp.http_parser import RawRequestMessage
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
@@ -42,13 +48,24 @@ class ConnectionLimits:
     max_connections: int = 4096
 
 
-class Guard:
-    """State shared by all connections of one listener: the limits, the open count, the event sink."""
+# (method, path, headers) of a request head -> the complete answer to write before closing, or None
+Refusal = Callable[[str, str, Mapping[str, str]], bytes | None]
 
-    def __init__(self, limits: ConnectionLimits, on_event: Callable[[str], None] | None = None) -> None:
+
+class Guard:
+    """State shared by all connections of one listener: the limits, the open count, the event sink, the
+    refusal made on a request's head alone."""
+
+    def __init__(
+        self,
+        limits: ConnectionLimits,
+        on_event: Callable[[str], None] | None = None,
+        refuse: Refusal | None = None,
+    ) -> None:
         self.limits = limits
         self.open = 0
         self._on_event = on_event
+        self.refuse = refuse
 
     def event(self, reason: str, **fields: Any) -> None:
         """One bounded log line and one count for a connection-level refusal or cut."""
@@ -111,6 +128,13 @@ class GuardedRequestHandler(RequestHandler):
         if self._request_count != before:  # a request head is complete
             self._in_request = True
             self._disarm_head()
+            # the only message, and aiohttp's handler loop idle (waiting, or not started on a new connection)
+            if (
+                self._guard.refuse is not None
+                and len(self._messages) == 1
+                and (self._waiter is not None or self._request_count == 1)
+            ):
+                self._refuse_on_head(self._guard.refuse)
         elif not self._in_request and self._head_handle is None and data and not self._force_close:
             # the first bytes of a head that is not complete yet: from now on the head timer, not the idle one
             if self._keepalive_handle is not None:
@@ -125,6 +149,24 @@ class GuardedRequestHandler(RequestHandler):
             return await super().finish_response(request, resp, start_time)
         finally:
             self._in_request = bool(self._messages)  # a pipelined head already parsed is still "in request"
+
+    def _refuse_on_head(self, refuse: Refusal) -> None:
+        """A refusal decided on the head, before aiohttp builds the request: write it, close (body unread)."""
+        message, payload = self._messages[0]
+        if not isinstance(message, RawRequestMessage) or payload.is_eof():
+            return  # broken HTTP (handle_error answers), or a complete body: the route answers, keep-alive kept
+        try:
+            answer = refuse(message.method, message.url.path, message.headers)
+        except Exception as exc:  # a bug in the hook: the route decides, as without it
+            self._guard.event("http_error", detail="head refusal failed", error=type(exc).__name__)
+            return
+        if answer is None:
+            return
+        self._messages.clear()
+        if self._task_handler is not None:  # aiohttp's handler loop: waiting for this message, or not started
+            self._task_handler.cancel()
+            self._task_handler = None
+        self._cut(answer)
 
     def _disarm_head(self) -> None:
         if self._head_handle is not None:
@@ -234,13 +276,14 @@ class GuardedRunner(web.AppRunner):
         limits: ConnectionLimits,
         *,
         on_event: Callable[[str], None] | None = None,
+        refuse: Refusal | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("access_log", None)
         kwargs["keepalive_timeout"] = limits.keepalive_timeout_s
         kwargs["lingering_time"] = 0  # an unread (refused) body is not drained: the connection is closed
         super().__init__(app, **kwargs)
-        self.guard = Guard(limits, on_event)
+        self.guard = Guard(limits, on_event, refuse)
 
     async def _make_server(self) -> Server:
         return GuardedServer(await super()._make_server(), self.guard)
