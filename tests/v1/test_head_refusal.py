@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
 import structlog
 from aiohttp import web
+from structlog.testing import LogCapture
 
+import proxy.app
 from proxy.v1.errors import V1Error
 from proxy.v1.render import raw_error, render_error
 from proxy.v1.server import ConnectionLimits, GuardedRunner
@@ -112,31 +115,41 @@ def test_raw_error_is_render_error_as_bytes() -> None:
     assert raw_error(V1Error(14), request_id="x").endswith(body)  # the second one from the cache, same bytes
 
 
-async def test_a_refusal_on_the_head_answers_logs_and_counts_as_the_route(tmp_path: Path) -> None:
+async def test_a_refusal_on_the_head_answers_logs_and_counts_as_the_route(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     forged = {"Authorization": "AAAA" + signature()[4:], "X-Request-Id": "trace-7"}
     body = json.dumps({"appid": TENANT_A[0], "bucket": BUCKET}).encode()
+    # the access log's logger (structlog may have cached it with another test's configuration)
+    captured = LogCapture()
+    monkeypatch.setattr(
+        proxy.app,
+        "log",
+        structlog.wrap_logger(
+            structlog.ReturnLogger(), processors=[captured], wrapper_class=structlog.make_filtering_bound_logger(0)
+        ),
+    )
     async with running(tmp_path) as run:
-        with structlog.testing.capture_logs() as logged:
-            # the route: a complete body arrived with the head
-            reader, writer = await asyncio.open_connection(run.host, run.port)
-            writer.write(head("getgroupids", length=len(body), sign=False, headers=forged) + body)
-            async with asyncio.timeout(5):
-                routed = await read_response(reader)
-            writer.close()
-            # the guard: a 6 MB upload of which only the head and 64 KB arrived
-            reader, writer = await asyncio.open_connection(run.host, run.port)
-            writer.write(head("getgroupids", length=6_000_000, sign=False, headers=forged) + b"{" + b" " * 65535)
-            async with asyncio.timeout(5):
-                guarded_answer = await read_response(reader)
-                assert await reader.read() == b""  # closed, the body never read
-            writer.close()
+        # the route: a complete body arrived with the head
+        reader, writer = await asyncio.open_connection(run.host, run.port)
+        writer.write(head("getgroupids", length=len(body), sign=False, headers=forged) + body)
+        async with asyncio.timeout(5):
+            routed = await read_response(reader)
+        writer.close()
+        # the guard: a 6 MB upload of which only the head and 64 KB arrived
+        reader, writer = await asyncio.open_connection(run.host, run.port)
+        writer.write(head("getgroupids", length=6_000_000, sign=False, headers=forged) + b"{" + b" " * 65535)
+        async with asyncio.timeout(5):
+            guarded_answer = await read_response(reader)
+            assert await reader.read() == b""  # closed, the body never read
+        writer.close()
         for status, headers, answer in (routed, guarded_answer):
             assert (status, v1_code(answer)) == (401, 14)
             assert headers["x-request-id"] == "trace-7"
             assert headers["content-type"] == "application/json; charset=utf-8"
         assert routed[2] == guarded_answer[2]
         assert "server" in routed[1] and "server" not in guarded_answer[1]  # no aiohttp response for the second
-        requests = [e for e in logged if e["event"] == "request"]
+        requests = [e for e in captured.entries if e["event"] == "request"]
         assert [(e["request_id"], e["op"], e["appid"], e["v1_code"], e["status"], e["v3"]) for e in requests] == [
             ("trace-7", "getgroupids", "", 14, 401, [])
         ] * 2
