@@ -278,6 +278,9 @@ def build_runtime(
         store=store,
         errors=compiled.errors,
         calibration=observed(compiled.calibration, tap_observer(metrics.observe_score)),
+        tenant_calibrations={
+            appid: observed(c, tap_observer(metrics.observe_score)) for appid, c in compiled.tenant_calibrations.items()
+        },
         tenants=compiled.tenants,
         capture_face_attributes=settings.faces.capture_attributes,
         # writes in flight keep serialising against new ones

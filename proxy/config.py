@@ -42,6 +42,7 @@ class Compiled:
     settings: Settings
     errors: ErrorMap
     calibration: Calibration
+    tenant_calibrations: Mapping[str, Calibration]  # scores.tenants: a tenant's own curve and/or threshold
     keyring: Keyring
     tenants: Mapping[str, TenantPolicy]
     endpoint: V3Endpoint
@@ -60,6 +61,7 @@ def compile_settings(settings: Settings) -> Compiled:
     problems: list[Problem] = []
     errors = _error_map(settings, problems)
     calibration = _calibration(settings, problems)
+    tenant_calibrations = _tenant_calibrations(settings, problems)
     keyring = _keyring(settings, problems)
     endpoint = _endpoint(settings, problems)
     tls = _tls(settings.tls, problems) if settings.tls else None
@@ -71,6 +73,7 @@ def compile_settings(settings: Settings) -> Compiled:
         settings=settings,
         errors=errors,
         calibration=calibration,
+        tenant_calibrations=MappingProxyType(tenant_calibrations),
         keyring=keyring,
         tenants=MappingProxyType({t.appid: TenantPolicy(isolated=t.isolated) for t in settings.tenants}),
         endpoint=endpoint,
@@ -140,6 +143,19 @@ def _calibration(settings: Settings, problems: list[Problem]) -> Calibration | N
     except ValueError as exc:
         problems.append(Problem("scores.calibration", "a monotone curve of [v3, v1] points in [0, 100]", str(exc)))
         return None
+
+
+def _tenant_calibrations(settings: Settings, problems: list[Problem]) -> dict[str, Calibration]:
+    """Each tenant of scores.tenants: its own calibration and threshold, the global ones filling in what it leaves."""
+    compiled: dict[str, Calibration] = {}
+    for appid in settings.scores.tenants:
+        spec, threshold = settings.scores.of(appid)
+        try:
+            compiled[appid] = calibration_from_config(spec, threshold)
+        except ValueError as exc:
+            where = f"scores.tenants.{appid}.calibration"
+            problems.append(Problem(where, "a monotone curve of [v3, v1] points in [0, 100]", str(exc)))
+    return compiled
 
 
 def _keyring(settings: Settings, problems: list[Problem]) -> Keyring | None:

@@ -289,10 +289,36 @@ class Journal(_Frozen):
 CalibrationSpec = Literal["identity", "far-matched"] | tuple[tuple[float, float], ...]
 
 
+class TenantScores(_Frozen):
+    # this tenant's own curve (e.g. fitted by `v1proxy calibrate --tenant`); unset: the global one
+    calibration: CalibrationSpec | None = None
+    # this tenant's own threshold on the v1 scale; unset: the global one
+    match_threshold: float | None = Field(None, ge=0, le=100)
+
+
 class Scores(_Frozen):
     calibration: CalibrationSpec = "far-matched"
     # on the v1 (calibrated) scale: verify's ismatch is calibrated score >= this
     match_threshold: float = Field(80.0, ge=0, le=100)
+    # appid -> its own calibration and/or match_threshold, overriding the two above for that tenant
+    tenants: dict[str, TenantScores] = Field(default_factory=dict)
+
+    @field_validator("tenants", mode="before")
+    @classmethod
+    def _appids(cls, value: Any) -> Any:
+        if isinstance(value, Mapping):  # an unquoted appid in YAML is an int
+            return {str(k) if isinstance(k, int) and not isinstance(k, bool) else k: v for k, v in value.items()}
+        return value
+
+    def of(self, appid: str | None) -> tuple[CalibrationSpec, float]:
+        """The calibration and match threshold in force for ``appid`` (its own where set, else the global)."""
+        own = self.tenants.get(appid) if appid is not None else None
+        if own is None:
+            return self.calibration, self.match_threshold
+        return (
+            self.calibration if own.calibration is None else own.calibration,
+            self.match_threshold if own.match_threshold is None else own.match_threshold,
+        )
 
 
 class Errors(_Frozen):
@@ -491,6 +517,9 @@ class Settings(_Frozen):
         unknown = sorted(set(self.shadow.tenants) - set(appids))
         if unknown:
             raise ValueError(f"shadow.tenants names appids that are not tenants: {', '.join(unknown)}")
+        unknown = sorted(set(self.scores.tenants) - set(appids))
+        if unknown:
+            raise ValueError(f"scores.tenants names appids that are not tenants: {', '.join(unknown)}")
         if self.admin.port and self.admin.port == self.listen.port:
             raise ValueError(f"admin.port different from listen.port (both {self.listen.port})")
         self._isolation()

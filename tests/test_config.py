@@ -68,3 +68,28 @@ def test_a_good_configuration_compiles_to_its_runtime_objects() -> None:
     assert compiled.endpoint.host == "127.0.0.1:9"
     assert compiled.tls is None
     assert compiled.limits.max_fields == 64
+
+
+def test_a_tenants_own_scores_are_checked_like_the_global_ones(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tenant = "1250000000"
+    broken = config(scores={"tenants": {tenant: {"calibration": [[0, 0], [60, 90], [50, 95], [100, 100]]}}})
+    with pytest.raises(SettingsError) as info:
+        compile_settings(parse_settings(broken))
+    assert [p.path for p in info.value.problems] == [f"scores.tenants.{tenant}.calibration"]
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    assert main(["check-config", str(path)]) == 1
+    assert f"scores.tenants.{tenant}.calibration: expected a monotone curve" in capsys.readouterr().err
+    with pytest.raises(SettingsError, match=r"scores\.tenants names appids that are not tenants: 1250000099"):
+        parse_settings(config(scores={"tenants": {1250000099: {"match_threshold": 90}}}))
+    with pytest.raises(SettingsError, match=r"scores\.tenants\.1250000000\.match_threshold"):
+        parse_settings(config(scores={"tenants": {tenant: {"match_threshold": 101}}}))
+    # what a tenant leaves unset comes from the global scores; an unquoted appid is a string
+    compiled = compile_settings(
+        parse_settings(config(scores={"match_threshold": 70, "tenants": {1250000000: {"calibration": "identity"}}}))
+    )
+    own = compiled.tenant_calibrations[tenant]
+    assert (own.to_v1(50.0), own.match_threshold) == (50.0, 70.0)
+    assert compiled.calibration.to_v1(50.0) == 80.0  # the global far-matched for everyone else

@@ -17,7 +17,8 @@ from proxy.app import RUNTIME
 from proxy.commands.demo import start_stack
 from proxy.emulator.synthetic import subject_photo
 from proxy.settings import parse_settings
-from tests.v1.stack import BUCKET, TENANT_A, Running, running, settings_data, signature
+from proxy.translate.scores import calibration_from_config
+from tests.v1.stack import BUCKET, TENANT_A, TENANT_B, Running, running, settings_data, signature
 
 Tenant = tuple[str, str, str]
 
@@ -121,6 +122,26 @@ async def test_scores_match_threshold_decides_ismatch(tmp_path: Path) -> None:
             verified = await post(run, "verify", {"person_id": "ann", "image": b64(2, 1)})
             assert verified["code"] == 0, verified
             assert verified["data"]["confidence"] < 100.0
+            assert verified["data"]["ismatch"] is expected
+
+
+async def test_scores_tenants_give_each_tenant_its_own_points_and_threshold(tmp_path: Path) -> None:
+    steep, flat = [[0, 0], [50, 90], [100, 100]], [[0, 0], [100, 100]]
+    own = {TENANT_A[0]: {"calibration": steep}, TENANT_B[0]: {"calibration": flat, "match_threshold": 100}}
+    async with running(tmp_path, scores={"calibration": "far-matched", "match_threshold": 80, "tenants": own}) as run:
+        raw, answered_a = await raw_and_answered(run)
+        pair = {"appid": TENANT_B[0], "imageA": b64(1, 0), "imageB": b64(1, 1)}
+        answered_b = await post(run, "compare", pair, auth=signature(TENANT_B))
+        assert answered_b["code"] == 0, answered_b
+        # the same v3 score, each tenant's own points (neither the global far-matched)
+        assert answered_a == calibration_from_config(tuple(map(tuple, steep)), 80).to_v1(raw)
+        assert answered_b["data"]["similarity"] == raw != answered_a
+        for tenant, expected in ((TENANT_A, True), (TENANT_B, False)):  # B's own threshold: 100
+            person = {"appid": tenant[0], "person_id": "ann", "group_ids": ["staff"], "image": b64(2, 0)}
+            assert (await post(run, "newperson", person, auth=signature(tenant)))["code"] == 0
+            probe = {"appid": tenant[0], "person_id": "ann", "image": b64(2, 1)}
+            verified = await post(run, "verify", probe, auth=signature(tenant))
+            assert verified["code"] == 0 and verified["data"]["confidence"] < 100.0, verified
             assert verified["data"]["ismatch"] is expected
 
 

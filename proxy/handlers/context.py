@@ -56,8 +56,13 @@ class Services:
     calibration: Calibration
     tenants: Mapping[str, TenantPolicy]
     capture_face_attributes: bool = True
+    tenant_calibrations: Mapping[str, Calibration] = field(default_factory=dict)  # scores.tenants
     locks: PersonLocks = field(default_factory=PersonLocks)
     journal: JournalPolicy = field(default_factory=JournalPolicy)
+
+    def calibration_of(self, appid: str) -> Calibration:
+        """The calibration (curve and threshold) in force for a tenant: its own (scores.tenants), else the global."""
+        return self.tenant_calibrations.get(appid, self.calibration)
 
     def scope(self, target: Target) -> Scope:
         """The tenant scope of a target (appid + bucket) under this configuration's tenant policies."""

@@ -15,7 +15,7 @@ from proxy.v3.errors import V3Error
 
 async def verify(req: Verify, services: Services, scope: Scope) -> VerifyResult:
     reply = await services.v3.call(v3api.VERIFY_FACE, t.verify_to_v3(req, scope))
-    return t.verify_from_v3(reply, services.calibration)
+    return t.verify_from_v3(reply, services.calibration_of(scope.appid))
 
 
 async def identify(req: Identify, services: Services, scope: Scope) -> IdentifyResult:
@@ -31,7 +31,7 @@ async def identify(req: Identify, services: Services, scope: Scope) -> IdentifyR
         else:
             person = await store.get_person(scope.store_key, c.person_id)
             tags[c.face_id] = person.tag if person else None
-    return t.identify_from_v3(reply.request_id, candidates, tags, services.calibration)
+    return t.identify_from_v3(reply.request_id, candidates, tags, services.calibration_of(scope.appid))
 
 
 async def compare(req: Compare, services: Services, scope: Scope) -> CompareResult:
@@ -42,7 +42,7 @@ async def compare(req: Compare, services: Services, scope: Scope) -> CompareResu
         if error.code in t.IMAGE_FAILURES:  # v3 does not say which image failed: find out
             error = to_v1_error(exc, services.errors, fail_flag=await _failing_image(services, req.image_a))
         raise error from None
-    return t.compare_from_v3(reply, services.calibration)
+    return t.compare_from_v3(reply, services.calibration_of(scope.appid))
 
 
 async def _failing_image(services: Services, image_a: ImageSource) -> int:

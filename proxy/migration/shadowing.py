@@ -74,7 +74,7 @@ class ShadowComparer:
     async def observe(self, pair: ShadowPair) -> None:
         """Judge v1 against v3, then (sampled, budgeted) against a replay of itself."""
         settings = self._settings()
-        judge = Judge(settings.scores.match_threshold)
+        judge = Judge(settings.scores.of(pair.tenant)[1])  # the tenant's threshold: the one its answers used
         control = answer_of_reply(pair.v1.body)
         outcome = pair.v3_result if pair.v3_result is not None else pair.v3_error
         if outcome is None:

@@ -21,6 +21,11 @@ class Scope:
         ns = tenant_namespace(appid, bucket, isolated=isolated)
         return cls(namespace=ns, store_key=f"{appid}/{bucket or ''}")
 
+    @property
+    def appid(self) -> str:
+        """The tenant's appid (the store key is ``appid/bucket``; appids hold no slash)."""
+        return self.store_key.split("/", 1)[0]
+
     def v3_id(self, v1_id: str) -> str:
         """The v3 spelling of a v1 person/group id; V1Error -1304 when it cannot fit in 64 characters."""
         try:

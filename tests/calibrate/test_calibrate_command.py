@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import yaml
 
 from proxy.calibrate.fit import decision_agreement
 from proxy.cli import main
+from proxy.config import compile_settings
 from proxy.migration.compare import Comparison, ScorePair
 from proxy.migration.ledger import Against, Observation, SqliteLedger
 from proxy.settings import parse_settings
@@ -74,7 +76,29 @@ def test_filters_and_tenants_that_differ(tmp_path: Path, capsys: pytest.CaptureF
     assert (
         main(["calibrate", "--config", str(config), "--tenant", "1250000001", "--op", "verify", "--out", str(out)]) == 0
     )
-    assert "tenant 1250000001, op verify: 600 pairs" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "tenant 1250000001, op verify: 600 pairs (fit 420, held out 180)" in printed
+    verdict = re.search(r"tenant 1250000001: own fit ([0-9.]+) vs pooled ([0-9.]+) \(its fit pairs \+ 600 of", printed)
+    assert verdict is not None and float(verdict[1]) > float(verdict[2]) + 0.01, printed
+    assert "differs: fit it alone (--tenant)" in printed
+    # the file is the tenant's own entry under scores.tenants; the global curve stays for the other tenant
+    section = yaml.safe_load(out.read_text(encoding="utf-8"))["scores"]
+    assert set(section) == {"tenants"} and set(section["tenants"]) == {"1250000001"}
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    compiled = compile_settings(parse_settings({**data, "scores": section}))
+    own = compiled.tenant_calibrations["1250000001"]
+    assert [list(p) for p in own.points] == section["tenants"]["1250000001"]["calibration"]
+    assert own.to_v1(70.0) != compiled.calibration.to_v1(70.0) == 92.5  # the other tenant keeps far-matched
+    assert main(["calibrate", "--config", str(config), "--tenant", "1250000099", "--out", str(out)]) == 2
+    assert "--tenant 1250000099 is not a tenant of the configuration" in capsys.readouterr().err
+
+
+def test_a_tenant_like_the_others_is_told_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = configure(tmp_path, 600)
+    out = tmp_path / "points.yaml"
+    assert main(["calibrate", "--config", str(config), "--tenant", "1250000000", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "tenant 1250000000: own fit" in printed and "(close to the pooled fit)" in printed, printed
 
 
 def test_too_few_pairs_exit_1_with_the_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ from qcloud_image import CIBuffer, CIBuffers, Client
 from proxy.app import METRICS, RUNTIME
 from proxy.cli import main
 from proxy.emulator.synthetic import degraded_photo, subject_photo
+from proxy.translate.scores import FAR_MATCHED
 from tests.migration.staged import App, StagedWorld, staged_world
 from tests.report.browser import screenshot
 
@@ -276,17 +277,23 @@ def test_calibrate_points_beat_far_matched_on_held_out_pairs_and_apply_by_reload
     assert f"{fit} pairs" in printed
     figures = re.search(r"on held-out pairs: ([0-9.]+) with far-matched -> ([0-9.]+) fitted", printed)
     assert figures is not None and float(figures[2]) > float(figures[1])  # calibrate's own held-out pairs
+    # beside a fit pooled with the other tenants' pairs (the report test's, when it ran first)
+    assert re.search(rf"tenant {CALIBRATED.appid}: (own fit [0-9.]+ vs pooled|no other tenant's pairs)", printed)
 
     held_out = hard_shots(HELD_OUT_SHOTS, seed=2)  # fresh shots, never seen by the fit
     start = verify_row()
     scored = verify_all(client, held_out)
     middle = settled(start["compared"] + scored)
 
-    fitted = yaml.safe_load(points.read_text(encoding="utf-8"))["scores"]
-    configure(world, CALIBRATED, "shadow", scores=fitted)
-    in_force = world.app[RUNTIME].current.services.calibration
-    assert [list(p) for p in in_force.points] == fitted["calibration"]  # the reload applied the points
+    # the tenant's own curve and threshold (scores.tenants); every other tenant keeps far-matched at 80
+    fitted = yaml.safe_load(points.read_text(encoding="utf-8"))["scores"]["tenants"]
+    scores = {"calibration": "far-matched", "match_threshold": 80, "tenants": fitted}
+    configure(world, CALIBRATED, "shadow", scores=scores)
+    services = world.app[RUNTIME].current.services
+    in_force = services.calibration_of(CALIBRATED.appid)
+    assert [list(p) for p in in_force.points] == fitted[CALIBRATED.appid]["calibration"]  # the reload applied them
     assert in_force.match_threshold == threshold
+    assert services.calibration_of(SHADOWED.appid).points == FAR_MATCHED
     assert verify_all(client, held_out) == scored  # the same shots again: a paired comparison
     end = settled(middle["compared"] + scored)
     assert throttled(world, CALIBRATED) == 0  # every held-out verify was compared, on both passes
@@ -303,7 +310,9 @@ def test_calibrate_points_beat_far_matched_on_held_out_pairs_and_apply_by_reload
     report = report_json(world, tmp_path)
     assert rows_of(report, CALIBRATED.appid)["verify"]["noise"]["compared"] == 0  # noise_percent 0
     assert len(report["disagreements"]) == 4  # shadow.disagreements_kept
-    configure(world, CALIBRATED, "shadow", limits={})
+    latest = report["disagreements"][0]  # the fitted pass's one wrong decision, judged at the tenant's threshold
+    assert latest["differences"] == ["decision"] and latest["detail"].endswith("(threshold 95)"), latest
+    configure(world, CALIBRATED, "shadow", limits={}, scores={})
 
 
 def skipped(world: StagedWorld, reason: str) -> float:
