@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from proxy.calibrate.fit import Point
+from proxy.migration.routes import WRITE_OPS
 from proxy.report.model import Agreement, OpRow, Report, Scatter
 
 BAR_FLOOR = 0.9  # agreement bars span 90 %…100 %: the interesting part; lower rates sit at the left edge
@@ -102,6 +103,8 @@ def _row(row: OpRow, target: float) -> str:
     noise_cell = (
         f"{_pct(1 - noise.rate)} <div class='ci'>of {noise.compared:,} replays</div>"
         if noise.rate is not None
+        else '<span class="empty">none: a write is never replayed</span>'
+        if row.op in WRITE_OPS
         else '<span class="empty">not measured</span>'
     )
     v3_disagree = "—" if v3.rate is None else _pct(1 - v3.rate)
