@@ -8,11 +8,24 @@ import time
 from typing import Any
 
 from proxy.migration.ledger import Ledger
-from proxy.report.model import OutboxState, Readiness, Report, build_rows, build_scatters
-from proxy.settings import Settings
+from proxy.report.model import OutboxState, OwnScores, Readiness, Report, build_rows, build_scatters
+from proxy.settings import CalibrationSpec, Settings
 from proxy.translate.scores import calibration_from_config
 
 DISAGREEMENTS_SHOWN = 50
+
+
+def calibration_name(spec: CalibrationSpec) -> str:
+    return spec if isinstance(spec, str) else f"{len(spec)} configured points"
+
+
+def own_scores(settings: Settings) -> tuple[OwnScores, ...]:
+    """The tenants of scores.tenants with the curve and threshold in force for each."""
+    out = []
+    for tenant in sorted(settings.scores.tenants):
+        spec, threshold = settings.scores.of(tenant)
+        out.append(OwnScores(tenant, calibration_name(spec), threshold))
+    return tuple(out)
 
 
 def readiness_of(settings: Settings) -> Readiness:
@@ -30,11 +43,12 @@ async def build_report(
         generated_at=time.time() if now is None else now,
         readiness=readiness,
         match_threshold=settings.scores.match_threshold,
-        calibration_name=spec if isinstance(spec, str) else f"{len(spec)} configured points",
+        calibration_name=calibration_name(spec),
         rows=build_rows(await ledger.tallies(), await ledger.latencies(), readiness),
         scatters=build_scatters(await ledger.score_pairs(), current.points),
         disagreements=tuple(await ledger.disagreements(DISAGREEMENTS_SHOWN)),
         outbox=outbox,
+        tenant_scores=own_scores(settings),
     )
 
 

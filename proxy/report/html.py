@@ -120,6 +120,16 @@ def _row(row: OpRow, target: float) -> str:
     )
 
 
+def _own_scores(report: Report) -> str:
+    """The tenants with their own curve and threshold (scores.tenants): their rows are judged at theirs."""
+    if not report.tenant_scores:
+        return ""
+    own = "; ".join(
+        f"{escape(s.tenant)}: {escape(s.calibration)}, threshold {s.match_threshold:g}" for s in report.tenant_scores
+    )
+    return f"<p class='sub'>Tenants with their own scores (scores.tenants), judged at their own threshold: {own}.</p>"
+
+
 def _agreement_section(report: Report) -> str:
     r = report.readiness
     head = (
@@ -137,7 +147,7 @@ def _agreement_section(report: Report) -> str:
         f"same top-1 person, same ids, names and tags, same write outcome. Ready for canary at ≥ "
         f"{r.min_agreement:.2%} agreement over ≥ {r.min_comparisons:,} comparisons. Noise: a sample of v1 "
         "requests replayed to v1 — a difference v1 also has with itself is not v3's fault.</p>"
-        f"<table>{head}{body}</table></section>"
+        f"{_own_scores(report)}<table>{head}{body}</table></section>"
     )
 
 

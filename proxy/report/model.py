@@ -77,6 +77,15 @@ class OutboxState:
 
 
 @dataclass(frozen=True, slots=True)
+class OwnScores:
+    """A tenant with its own scores (scores.tenants): the curve and threshold its answers and comparisons use."""
+
+    tenant: str
+    calibration: str
+    match_threshold: float
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     generated_at: float
     readiness: Readiness
@@ -86,6 +95,7 @@ class Report:
     scatters: tuple[Scatter, ...]
     disagreements: tuple[Disagreement, ...]
     outbox: OutboxState | None
+    tenant_scores: tuple[OwnScores, ...] = ()  # tenants judged at their own threshold, not match_threshold
 
     @property
     def ready_count(self) -> int:

@@ -192,3 +192,22 @@ def test_the_readiness_rule_is_the_configured_one(
     config.write_text(yaml.safe_dump(data), encoding="utf-8")
     assert main(["report", "--config", str(config), "--out", str(out), "--format", "json"]) == 0
     assert "4 ready for canary" in capsys.readouterr().out  # all but 1250000002/newperson (60 < 100)
+
+
+def test_tenants_with_their_own_scores_are_named_with_the_threshold_they_are_judged_at(
+    configured: tuple[Path, dict[str, Any]], tmp_path: Path
+) -> None:
+    config, _ = configured
+    data = yaml.safe_load(config.read_text(encoding="utf-8"))
+    data["scores"]["tenants"] = {TENANTS[1]: {"match_threshold": 95}, TENANTS[0]: {"calibration": [[0, 0], [100, 100]]}}
+    config.write_text(yaml.safe_dump(data), encoding="utf-8")
+    out = tmp_path / "own.json"
+    assert main(["report", "--config", str(config), "--out", str(out), "--format", "json"]) == 0
+    assert json.loads(out.read_text(encoding="utf-8"))["tenant_scores"] == [
+        {"tenant": TENANTS[0], "calibration": "2 configured points", "match_threshold": THRESHOLD},
+        {"tenant": TENANTS[1], "calibration": "far-matched", "match_threshold": 95.0},
+    ]
+    page = tmp_path / "own.html"
+    assert main(["report", "--config", str(config), "--out", str(page)]) == 0
+    text = page.read_text(encoding="utf-8")
+    assert f"{TENANTS[0]}: 2 configured points, threshold 80; {TENANTS[1]}: far-matched, threshold 95." in text
