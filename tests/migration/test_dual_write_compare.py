@@ -115,6 +115,8 @@ def test_dual_writes_under_v3_faults_are_counted_as_the_test_counts_them(world: 
         write("setinfo", client.face_setinfo(person(s), f"Back {s}", None), 0)
     assert world.legacy_person(DUAL, person(4)).name == "Back 4"
     assert world.outbox_failures() == sum(refusals.values())
+    with urllib.request.urlopen(f"{world.v3.url}/_emulator/rules", timeout=10) as reply:  # noqa: S310
+        assert json.loads(reply.read())["rules"] == []  # every armed fault met a replay
 
     def rows() -> dict[str, dict[str, Any]]:
         return {r["op"]: r for r in report_of(world, tmp_path)["rows"] if r["tenant"] == DUAL.appid}
