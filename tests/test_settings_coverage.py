@@ -28,6 +28,14 @@ TLS = "tests/ops/test_logs_and_tls.py::test_tls_termination_with_the_legacy_sdk_
 JOURNAL = "tests/ops/test_journal_consistency.py::test_store_equals_v3_after_faults_a_sigkill_and_reconciliation"
 LOGS = "tests/ops/test_logs_and_tls.py::test_logs_carry_the_request_id_and_no_secret_signature_or_image"
 FLEET = "tests/limits/test_fleet.py"
+UPSTREAM = "tests/v3/test_upstream_settings.py"
+QUOTA = "tests/limits/test_quota_settings.py"
+REDIS = "tests/limits/test_redis_settings.py"
+JOURNAL_SETTINGS = "tests/handlers/test_journal_settings.py"
+OUTBOX = "tests/migration/test_outbox_settings.py"
+STORE = "tests/store/test_store_server_settings.py"
+# shadow.ready_* are read by the `v1proxy report` command, not by the serving proxy: proven through that command
+READY = "tests/report/test_report.py::test_the_readiness_rule_is_the_configured_one"
 
 SHADOW = "tests/migration/test_shadow_e2e.py"
 SHADOW_REPORT = f"{SHADOW}::test_report_figures_of_a_shadowed_tenant_match_the_tests_own_count"
@@ -55,6 +63,10 @@ PROVEN: dict[str, str] = {
     "upstream.secret_key": ENROL,
     "upstream.read_timeout": f"{GUARD}::test_upstream_deadline_cuts_a_trickling_v3",
     "upstream.deadline_s": f"{GUARD}::test_upstream_deadline_cuts_a_trickling_v3",
+    "upstream.region": f"{UPSTREAM}::test_upstream_region_is_the_region_v3_is_asked_in",
+    "upstream.token": f"{UPSTREAM}::test_upstream_token_is_sent_with_temporary_credentials",
+    "upstream.connect_timeout": f"{UPSTREAM}::test_upstream_connect_timeout_bounds_a_handshake_that_never_completes",
+    "upstream.pool_size": f"{UPSTREAM}::test_upstream_pool_size_caps_the_connections_to_v3",
     "tenants.appid": KEYS,
     "tenants.legacy_keys.secret_id": KEYS,
     "tenants.legacy_keys.secret_key": KEYS,
@@ -75,6 +87,9 @@ PROVEN: dict[str, str] = {
     "store.url": RELOAD,
     "store.pool_min": "tests/store/test_postgres_servers.py::test_postgres_restart_under_traffic",
     "store.pool_max": "tests/store/test_postgres_servers.py::test_postgres_restart_under_traffic",
+    "store.password": f"{STORE}::test_store_password_opens_a_server_that_asks_for_one",
+    "store.connect_timeout_s": f"{STORE}::test_store_connect_timeout_s_bounds_a_handshake_that_never_completes",
+    "store.command_timeout_s": f"{STORE}::test_store_command_timeout_s_bounds_a_statement_the_server_holds",
     "journal.settle_after_s": JOURNAL,
     "journal.lease_s": JOURNAL,
     "journal.sweep_interval_s": JOURNAL,
@@ -83,7 +98,6 @@ PROVEN: dict[str, str] = {
     "scores.match_threshold": f"{EFFECT}::test_scores_match_threshold_decides_ismatch",
     "scores.tenants.calibration": f"{EFFECT}::test_scores_tenants_give_each_tenant_its_own_points_and_threshold",
     "scores.tenants.match_threshold": f"{EFFECT}::test_scores_tenants_give_each_tenant_its_own_points_and_threshold",
-    "limits.quota_qps": f"{SHADOW}::test_a_twin_the_v3_quota_throttles_is_skipped_not_counted_as_a_disagreement",
     "errors.overrides": f"{EFFECT}::test_errors_overrides_change_the_v1_code_answered",
     "migration.tenants.route": f"{STAGED}::test_canary_splits_subjects_and_writes_reach_both",
     "migration.tenants.ops": f"{STAGED}::test_an_op_can_stay_behind_on_its_own_route",
@@ -99,30 +113,24 @@ PROVEN: dict[str, str] = {
     "redis.url": f"{FLEET}::test_a_single_use_signature_is_accepted_once_by_the_whole_fleet",
     "redis.key_prefix": f"{FLEET}::test_a_single_use_signature_is_accepted_once_by_the_whole_fleet",
     "redis.timeout_ms": f"{FLEET}::test_redis_down_refuses_single_use_signatures_with_108",
+    "limits.quota_qps": f"{QUOTA}::test_limits_quota_qps_is_every_groups_rate",
+    "limits.quota_burst": f"{QUOTA}::test_limits_quota_burst_is_how_many_calls_go_at_once",
+    "redis.password": f"{REDIS}::test_redis_password_right_is_served_wrong_fails_closed_with_108",
+    "redis.cooldown_ms": f"{REDIS}::test_redis_cooldown_ms_is_how_long_redis_is_left_alone_after_a_failure",
+    "journal.keep_done_s": f"{JOURNAL_SETTINGS}::test_journal_keep_done_s_is_how_long_settled_entries_are_kept",
+    "migration.legacy.connect_timeout": f"{OUTBOX}::test_legacy_connect_timeout_cuts_a_handshake_that_never_completes",
+    "migration.outbox.batch": f"{OUTBOX}::test_outbox_batch_is_how_many_due_entries_a_replayer_takes_at_once",
+    "migration.outbox.poll_s": f"{OUTBOX}::test_outbox_poll_s_is_how_often_an_idle_replayer_looks_for_due_entries",
+    "migration.outbox.retry_base_s": f"{OUTBOX}::test_outbox_retry_base_s_spaces_the_first_retries",
+    "migration.outbox.retry_max_s": f"{OUTBOX}::test_outbox_retry_max_s_caps_the_backoff",
+    "shadow.ready_agreement_percent": READY,
+    "shadow.ready_min_comparisons": READY,
     "logging.format": LOGS,
     "logging.level": LOGS,
 }
 
-GAPS: dict[str, str] = {
-    "upstream.region": "the emulator ignores X-TC-Region; only the signed header is checked (tests/v3/test_client.py)",
-    "upstream.token": "the emulator has no STS tokens; the header is checked in tests/v3/test_client.py",
-    "upstream.connect_timeout": "needs an unroutable upstream; the client's timeout: tests/v3/test_client.py",
-    "upstream.pool_size": "pool exhaustion is not observed through a server yet",
-    "limits.quota_burst": "tested on the slot book (tests/limits/test_quota.py), not through a server",
-    "redis.password": "the test Redis has no AUTH; the client gets it from RedisTarget.settings() when the URL has one",
-    "redis.cooldown_ms": "tested on the breaker (tests/limits/test_replay.py), not through a server",
-    "store.password": "tested on the PostgreSQL store (tests/store), not through a server",
-    "journal.keep_done_s": "pruning tested on the store (tests/store/test_journal.py), not through a server",
-    "store.connect_timeout_s": "tested on the PostgreSQL store (tests/store), not through a server",
-    "store.command_timeout_s": "tested on the PostgreSQL store (tests/store), not through a server",
-    "migration.legacy.connect_timeout": "not varied through a server yet",
-    "migration.outbox.batch": "not varied through a server yet",
-    "migration.outbox.poll_s": "set short in the staged tests' config, not varied through a server yet",
-    "migration.outbox.retry_base_s": "set short in the staged tests' config, not varied through a server yet",
-    "migration.outbox.retry_max_s": "set short in the staged tests' config, not varied through a server yet",
-    "shadow.ready_agreement_percent": "read by `v1proxy report`, not by the server (tests/report)",
-    "shadow.ready_min_comparisons": "read by `v1proxy report`, not by the server (tests/report)",
-}
+# none today: a setting that cannot be proven through a running server yet is named here with why
+GAPS: dict[str, str] = {}
 
 
 def leaves(model: type[BaseModel], prefix: str = "") -> Iterator[str]:

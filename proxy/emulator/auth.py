@@ -107,3 +107,20 @@ def verify(
     if not expected or not hmac.compare_digest(expected, received):
         raise EmulatorError("AuthFailure.SignatureFailure", "The provided credentials could not be validated.")
     return secret_id
+
+
+def check_token(secret_id: str, token: str | None, issued: Mapping[str, str]) -> None:
+    """A temporary SecretId's call carries the token issued with it; a token is never valid for another key.
+
+    Raises AuthFailure.TokenFailure (v3's answer to a missing, wrong or expired STS token)."""
+    expected = issued.get(secret_id)
+    if expected is None and not token:
+        return
+    if expected is None or token is None or not hmac.compare_digest(expected.encode(), token.encode()):
+        raise EmulatorError("AuthFailure.TokenFailure", "The token is invalid or expired.")
+
+
+def check_region(region: str | None, regions: frozenset[str]) -> None:
+    """X-TC-Region is optional for IAI; a region it is not offered in is answered UnsupportedRegion."""
+    if region is not None and region not in regions:
+        raise EmulatorError("UnsupportedRegion", f"The API does not support the region `{region}`.")

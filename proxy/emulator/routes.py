@@ -32,7 +32,7 @@ async def _serve(request: web.Request, emulator: Emulator, body: bytes, ctx: Act
     request_id = new_request_id()
     try:
         headers = request.headers
-        auth.verify(
+        secret_id = auth.verify(
             method=request.method,
             path=request.raw_path.split("?", 1)[0] or "/",
             query=request.query_string,
@@ -41,6 +41,8 @@ async def _serve(request: web.Request, emulator: Emulator, body: bytes, ctx: Act
             credentials=emulator.credentials,
             now=int(time.time()),
         )
+        auth.check_token(secret_id, headers.get("X-TC-Token"), emulator.tokens)
+        auth.check_region(headers.get("X-TC-Region"), emulator.config.regions)
         action_name = headers.get("X-TC-Action")
         if not action_name:
             raise EmulatorError("MissingParameter", "The request is missing the header X-TC-Action.")
@@ -72,6 +74,15 @@ async def _serve(request: web.Request, emulator: Emulator, body: bytes, ctx: Act
 
 async def api(request: web.Request) -> web.StreamResponse:
     emulator = request.app[EMULATOR]
+    emulator.inflight += 1
+    emulator.peak_inflight = max(emulator.peak_inflight, emulator.inflight)
+    try:
+        return await _api(request, emulator)
+    finally:
+        emulator.inflight -= 1
+
+
+async def _api(request: web.Request, emulator: Emulator) -> web.StreamResponse:
     body = await request.read()
     decision = emulator.faults.decide()
     ctx = ActionContext(emulator.state, emulator.session, decision.delay_s)
@@ -119,13 +130,23 @@ async def set_faults(request: web.Request) -> web.Response:
 
 
 async def get_stats(request: web.Request) -> web.Response:
-    """Under a QPS limit: requests admitted (with their monotonic times) and throttled since the last reset."""
-    faults = request.app[EMULATOR].faults
-    return _json({"admitted_at": list(faults.admitted_at), "throttled": faults.throttled})
+    """Since the last reset: under a QPS limit, requests admitted (monotonic times) and throttled; and the
+    most v3 requests served at once (with HTTP/1.1, the most connections the client used at once)."""
+    emulator = request.app[EMULATOR]
+    faults = emulator.faults
+    return _json(
+        {
+            "admitted_at": list(faults.admitted_at),
+            "throttled": faults.throttled,
+            "peak_inflight": emulator.peak_inflight,
+        }
+    )
 
 
 async def reset_stats(request: web.Request) -> web.Response:
-    request.app[EMULATOR].faults.reset_stats()
+    emulator = request.app[EMULATOR]
+    emulator.faults.reset_stats()
+    emulator.peak_inflight = emulator.inflight
     return _json({"reset": True})
 
 

@@ -316,6 +316,8 @@ class Replayer:
             result = await run_op(OPS[op], request, services, scope)
         except V1Error as exc:
             code = 213 if exc.http_status >= 500 else exc.code
+            if IDEMPOTENT.get(op) == code:  # v3 already holds it (a replay cut short by a crash): known all the same
+                await after_v3_write(services, scope.store_key, request, now=self._clock())
             return ReplayResult(code=code, message=exc.message)
         await after_v3_write(services, scope.store_key, request, now=self._clock())
         if isinstance(result, NewPersonResult):

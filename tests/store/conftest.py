@@ -12,7 +12,7 @@ import pytest
 
 from proxy.store import FaceStore, open_store, sqlite_path
 from tests.fixtures_pg import create_schema, drop_schema, with_schema
-from tests.store.private_pg import private_postgres  # noqa: F401 (a fixture for this package)
+from tests.store.private_pg import private_postgres, private_postgres_with_password  # noqa: F401 (fixtures)
 
 
 @dataclass(frozen=True)

@@ -60,16 +60,25 @@ class PrivatePostgres:
         self._run("pg_ctl", "-D", str(self.data_dir / "data"), "-m", "fast", "-w", "stop")
 
 
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
+PASSWORD = "the-right-store-password"  # the private test server's own superuser password
+
+
+def _private(password: str | None) -> Iterator[PrivatePostgres]:
+    """A fresh server: trust authentication, or (a password given) scram-sha-256 for every connection."""
     bin_dir = _bin_dir()
     if bin_dir is None:
         pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (needed for a private server)")
     base = Path(tempfile.mkdtemp(prefix="v1proxy-pg-"))
+    auth = ["--auth=trust"]
+    if password is not None:
+        (base / "pwfile").write_text(password + "\n", encoding="utf-8")
+        auth = ["--auth=scram-sha-256", f"--pwfile={base / 'pwfile'}"]
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
+        if password is not None:
+            shutil.chown(base / "pwfile", "postgres", "postgres")
     server = PrivatePostgres(bin_dir, base, _free_port())
-    server._run("initdb", "-D", str(base / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+    server._run("initdb", "-D", str(base / "data"), "-U", "postgres", *auth, "-E", "UTF8", "--no-sync")
     server.start()
     try:
         yield server
@@ -77,3 +86,14 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
             server.stop()
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    yield from _private(None)
+
+
+@pytest.fixture
+def private_postgres_with_password() -> Iterator[PrivatePostgres]:
+    """A private server that asks every client for the superuser's PASSWORD (scram-sha-256)."""
+    yield from _private(PASSWORD)

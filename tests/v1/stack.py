@@ -42,7 +42,7 @@ class Running:
         return self.stack.emulator.emulator
 
 
-def settings_data(emulator_url: str, store: Path, **sections: Mapping[str, Any]) -> dict[str, Any]:
+def settings_data(emulator_url: str, store: Path, /, **sections: Mapping[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {
         "listen": {"host": "127.0.0.1", "port": 0},
         "upstream": {"endpoint": emulator_url, "secret_id": DEMO_V3_ID, "secret_key": DEMO_V3_KEY},
@@ -59,7 +59,7 @@ def settings_data(emulator_url: str, store: Path, **sections: Mapping[str, Any])
 
 
 @asynccontextmanager
-async def running(tmp_path: Path, **sections: Mapping[str, Any]) -> AsyncIterator[Running]:
+async def running(tmp_path: Path, /, **sections: Mapping[str, Any]) -> AsyncIterator[Running]:
     """Emulator + proxy on ephemeral ports; ``sections`` override/extend settings sections."""
     store = tmp_path / "meta.db"
     stack = await start_stack(
