@@ -5,6 +5,10 @@ and never finish it, and ``uploads`` connections that announce a 6 MB body witho
 signature, send its first 64 KB and stall. Each attacker reconnects ``reconnect_s`` after the
 proxy cuts it. Prints one JSON line: per kind, connections made, how many the proxy cut (closed
 or answered), the time each lived (p50/max), and how many were still open at the end.
+
+The attackers share the client core with the load generator and the emulator, so they cost as little
+as the attack allows: each connection is a bare asyncio protocol with timer callbacks (no task, no
+stream per connection), on uvloop; what reaches the proxy is the same bytes at the same times.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import resource
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from proxy import eventloop
 
@@ -26,6 +30,7 @@ UPLOAD_HEAD = (
     b"Authorization: QUJDREVGR0hJSktMTU5PUFFSU1RhPTEyNTAwMDAwMDAmaz1BS0lEJmU9OTk5OTk5OTk5OSZ0PTEmcj0x\r\n"
     b"Content-Length: " + str(UPLOAD_BYTES).encode() + b"\r\n\r\n"
 )
+UPLOAD_FIRST = UPLOAD_HEAD + b'{"appid": "1250000000", "image": "' + b"A" * (64 * 1024)
 
 
 class Tally:
@@ -48,82 +53,119 @@ class Tally:
         }
 
 
-async def _until_closed(reader: asyncio.StreamReader) -> None:
-    while await reader.read(65536):
+class Attack:
+    """The attack's clock and settings; stopping it closes every connection without counting a cut."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.host, self.port = spec["host"], int(spec["port"])
+        self.line_every_s = float(spec["line_every_s"])
+        self.reconnect_s = float(spec["reconnect_s"])
+        self.deadline = time.monotonic() + float(spec["seconds"])
+        self.live: set[Attacker] = set()
+        self.connecting: set[asyncio.Task[None]] = set()
+        self.stopped = False
+
+    def connect(self, kind: type[Attacker], tally: Tally) -> None:
+        if self.stopped or time.monotonic() >= self.deadline:
+            return
+        task = self.loop.create_task(self._connect(kind, tally))
+        self.connecting.add(task)
+        task.add_done_callback(self.connecting.discard)
+
+    async def _connect(self, kind: type[Attacker], tally: Tally) -> None:
+        try:
+            await self.loop.create_connection(lambda: kind(self, tally), self.host, self.port)
+        except OSError:
+            tally.failed += 1
+            self.loop.call_later(1.0, self.connect, kind, tally)
+
+    def stop(self) -> None:
+        self.stopped = True
+        for task in self.connecting:
+            task.cancel()
+        for attacker in list(self.live):
+            attacker.close()
+
+
+class Attacker(asyncio.Protocol):
+    """One attacking connection: sends its first bytes, then waits to be cut and reconnects."""
+
+    first = b""
+
+    def __init__(self, attack: Attack, tally: Tally) -> None:
+        self.attack, self.tally = attack, tally
+        self.transport: asyncio.Transport | None = None
+        self.born = 0.0
+        self.closing = False  # closed by the attack itself (its end), not cut
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport, self.born = cast(asyncio.Transport, transport), time.monotonic()
+        self.tally.made += 1
+        self.tally.open += 1
+        self.attack.live.add(self)
+        self.transport.write(self.first)
+        self.started()
+
+    def started(self) -> None:
         pass
 
+    def data_received(self, data: bytes) -> None:
+        pass  # the proxy's answer (408, 401, ...): read and dropped; the close that follows is the cut
 
-async def slowloris(host: str, port: int, tally: Tally, spec: dict[str, Any], deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            reader, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            tally.failed += 1
-            await asyncio.sleep(1)
-            continue
-        tally.made += 1
-        tally.open += 1
-        born = time.monotonic()
-        closed = asyncio.ensure_future(_until_closed(reader))
-        try:
-            writer.write(HEAD)
-            n = 0
-            while not closed.done() and time.monotonic() < deadline:
-                await asyncio.wait([closed], timeout=spec["line_every_s"])
-                if not closed.done():
-                    n += 1
-                    writer.write(b"X-Slow-%d: x\r\n" % n)
-        except OSError:
-            pass
-        finally:
-            tally.open -= 1
-            if closed.done() or writer.is_closing():
-                tally.cut += 1
-                tally.lifetimes.append(time.monotonic() - born)
-            closed.cancel()
-            writer.close()
-        await asyncio.sleep(spec["reconnect_s"])
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self.tally.open -= 1
+        self.attack.live.discard(self)
+        self.transport = None
+        if self.closing:
+            return
+        self.tally.cut += 1
+        self.tally.lifetimes.append(time.monotonic() - self.born)
+        self.attack.loop.call_later(self.attack.reconnect_s, self.attack.connect, type(self), self.tally)
+
+    def close(self) -> None:
+        self.closing = True
+        if self.transport is not None:
+            self.transport.abort()
 
 
-async def upload(host: str, port: int, tally: Tally, spec: dict[str, Any], deadline: float) -> None:
-    chunk = b'{"appid": "1250000000", "image": "' + b"A" * (64 * 1024)
-    while time.monotonic() < deadline:
-        try:
-            reader, writer = await asyncio.open_connection(host, port)
-        except OSError:
-            tally.failed += 1
-            await asyncio.sleep(1)
-            continue
-        tally.made += 1
-        tally.open += 1
-        born = time.monotonic()
-        try:
-            writer.write(UPLOAD_HEAD + chunk)
-            await asyncio.wait_for(_until_closed(reader), timeout=max(0.0, deadline - time.monotonic()))
-            tally.cut += 1
-            tally.lifetimes.append(time.monotonic() - born)
-        except (TimeoutError, OSError):
-            pass
-        finally:
-            tally.open -= 1
-            writer.close()
-        await asyncio.sleep(spec["reconnect_s"])
+class Slowloris(Attacker):
+    """A request head that never ends: one more header line every ``line_every_s``."""
+
+    first = HEAD
+
+    def started(self) -> None:
+        self.lines = 0
+        self.attack.loop.call_later(self.attack.line_every_s, self.line)
+
+    def line(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.lines += 1
+        self.transport.write(b"X-Slow-%d: x\r\n" % self.lines)
+        self.attack.loop.call_later(self.attack.line_every_s, self.line)
+
+
+class Upload(Attacker):
+    """A 6 MB upload without a valid signature: its head and first 64 KB, then nothing."""
+
+    first = UPLOAD_FIRST
 
 
 async def attack(spec: dict[str, Any]) -> dict[str, Any]:
-    host, port = spec["host"], int(spec["port"])
-    deadline = time.monotonic() + float(spec["seconds"])
+    run = Attack(spec)
     kinds = {"slowloris": Tally(), "uploads": Tally()}
-    tasks = []
     for i in range(int(spec["slowloris"])):
-        tasks.append(asyncio.create_task(slowloris(host, port, kinds["slowloris"], spec, deadline)))
+        run.connect(Slowloris, kinds["slowloris"])
         if i % 200 == 199:
             await asyncio.sleep(0.1)  # ramp up: the accept queue is finite
     for _ in range(int(spec["uploads"])):
-        tasks.append(asyncio.create_task(upload(host, port, kinds["uploads"], spec, deadline)))
-    await asyncio.sleep(max(0.0, deadline - time.monotonic() - 0.5))
+        run.connect(Upload, kinds["uploads"])
+    await asyncio.sleep(max(0.0, run.deadline - time.monotonic() - 0.5))
     open_at_end = {name: tally.open for name, tally in kinds.items()}
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(max(0.0, run.deadline - time.monotonic()))
+    run.stop()
+    await asyncio.sleep(0.1)
     out = {name: tally.summary() for name, tally in kinds.items()}
     for name, count in open_at_end.items():
         out[name]["open_at_end"] = count
