@@ -9,7 +9,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import aiohttp
@@ -130,11 +129,12 @@ def _verify_header(runtime: Runtime, authorization: str | None, now: float) -> S
     )
 
 
-def _authenticator(app: web.Application) -> Authenticator:
-    runtime = app[RUNTIME].current
-    auth = runtime.settings.auth
+def _authenticator(holder: RuntimeHolder) -> Authenticator:
+    """Checks a request's Authorization header against the current runtime (read per call: reloads swap it)."""
 
     async def authenticate(authorization: str | None) -> SignatureClaims:
+        runtime = holder.current
+        auth = runtime.settings.auth
         now = time.time()
         claims = _verify_header(runtime, authorization, now)
         if claims.single_use:
@@ -381,6 +381,7 @@ def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> we
     app.cleanup_ctx.append(_services)
     app.cleanup_ctx.append(_journal_sweeper)
     holder = app[RUNTIME] = RuntimeHolder()
+    authenticate = _authenticator(holder)
     engine = app[MIGRATION] = MigrationEngine(
         lambda: (holder.current.settings, holder.current.services), MigrationMetrics(app[METRICS].registry)
     )
@@ -388,7 +389,7 @@ def create_app(config: Settings | Compiled, *, process_share: float = 1.0) -> we
         v1_routes(
             ops=OPS,
             serve=_server(holder, engine),
-            authenticate=partial(_authenticator, app),
+            authenticate=lambda: authenticate,
             limits=lambda: holder.current.inbound,
             budget=budget,
             slots=TenantSlots(),

@@ -63,11 +63,16 @@ class QuotaPlan:
     burst: int = 1
     groups: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
+    _rates: dict[str, GroupRate] = field(default_factory=dict, init=False, repr=False, compare=False)
+
     def rate(self, group: str) -> GroupRate:
-        qps = self.groups.get(group)
-        if qps is None:
-            qps = GROUP_DEFAULT_QPS.get(group, self.default_qps) if self.default_qps else 0.0
-        return GroupRate(qps=qps, burst=self.burst)
+        found = self._rates.get(group)  # worked out once per group: every v3 call asks
+        if found is None:
+            qps = self.groups.get(group)
+            if qps is None:
+                qps = GROUP_DEFAULT_QPS.get(group, self.default_qps) if self.default_qps else 0.0
+            found = self._rates[group] = GroupRate(qps=qps, burst=self.burst)
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,18 +26,32 @@ class BodyBudget:
 
     @contextlib.asynccontextmanager
     async def reserve(self, size: int, *, wait_s: float) -> AsyncIterator[None]:
-        size = min(size, self.capacity)
-        await self._acquire(size, wait_s)
-        self.peak = max(self.peak, self.used)
+        held = await self.acquire(size, wait_s=wait_s)
         try:
             yield
         finally:
-            self.used -= size
+            self.release(held)
+
+    async def acquire(self, size: int, *, wait_s: float) -> int:
+        """Reserve `size` bytes (at most the capacity), waiting up to `wait_s`; what to `release` after."""
+        size = min(size, self.capacity)
+        if self._waiters or self.used + size > self.capacity:
+            await self._acquire(size, wait_s)
+        else:
+            self.used += size
+        if self.used > self.peak:
+            self.peak = self.used
+        return size
+
+    def release(self, size: int) -> None:
+        """Give back what `acquire` reserved."""
+        self.used -= size
+        if self._waiters:
             self._wake()
-            if self.used == 0:
-                peak, self.peak = self.peak, 0
-                if self._on_drained is not None:
-                    self._on_drained(peak)  # e.g. give the burst's freed heap back (proxy.heap)
+        if self.used == 0:
+            peak, self.peak = self.peak, 0
+            if self._on_drained is not None:
+                self._on_drained(peak)  # e.g. give the burst's freed heap back (proxy.heap)
 
     async def _acquire(self, size: int, wait_s: float) -> None:
         if not self._waiters and self.used + size <= self.capacity:
@@ -82,15 +96,22 @@ class TenantSlots:
 
     @contextlib.contextmanager
     def hold(self, tenant: str, *, limit: int) -> Iterator[None]:
+        self.take(tenant, limit=limit)
+        try:
+            yield
+        finally:
+            self.give(tenant)
+
+    def take(self, tenant: str, *, limit: int) -> None:
+        """Take one of `tenant`'s slots (V1Error 15 when all `limit` are busy); `give` it back after."""
         busy = self._busy.get(tenant, 0)
         if busy >= limit:
             raise V1Error(15, f"too many requests of this appid in flight (limit {limit})")
         self._busy[tenant] = busy + 1
-        try:
-            yield
-        finally:
-            left = self._busy[tenant] - 1
-            if left:
-                self._busy[tenant] = left
-            else:
-                del self._busy[tenant]
+
+    def give(self, tenant: str) -> None:
+        left = self._busy[tenant] - 1
+        if left:
+            self._busy[tenant] = left
+        else:
+            del self._busy[tenant]

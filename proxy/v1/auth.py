@@ -197,7 +197,7 @@ def _check_hmac(text: str, *, keyring: Keyring) -> tuple[SignatureClaims, bytes]
         raise V1Error(11)
     if key.appid != claims.appid:
         raise V1Error(12)
-    expected = hmac.new(key.secret_key.encode("utf-8"), raw[DIGEST_SIZE:], hashlib.sha1).digest()
+    expected = hmac.digest(key.secret_key.encode("utf-8"), raw[DIGEST_SIZE:], "sha1")
     if not hmac.compare_digest(expected, digest):
         raise V1Error(14)
     return claims, raw

@@ -243,12 +243,18 @@ async def read_form(
 
 async def _read_all(request: web.Request, max_body_bytes: int, pace: BodyPace) -> bytes:
     """The whole body as one buffer: the chunks as received (no re-slicing), joined once; paced."""
+    content = request.content
+    if content.is_eof():  # all of it arrived with the head (a small body): nothing to pace or wait for
+        body = content.read_nowait()
+        if len(body) > max_body_bytes:
+            raise _too_large(max_body_bytes)
+        request[BODY] = body
+        return body
     chunks: list[bytes] = []
     size = 0
     loop = asyncio.get_running_loop()
     started = loop.time()
     cutoff = started + pace.timeout_s
-    content = request.content
     while True:
         # by then the next bytes must be here: the average since `started` must stay >= min_rate
         due = min(cutoff, started + pace.grace_s + size / pace.min_rate)
@@ -375,6 +381,9 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+_DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicate_keys)  # what json.loads(...) would build per call
+
+
 def _text(name: str, value: Any, *, limit: int | None = MAX_TEXT_FIELD_BYTES) -> str | None:
     """A JSON scalar as v1 text: strings as is, numbers as decimal text, null as absent."""
     if value is None:
@@ -403,7 +412,10 @@ def _base64(name: str, text: str) -> bytes:
 
 def _parse_json(body: bytes, max_fields: int) -> V1Form:
     try:
-        doc = json.loads(body.decode("utf-8"), object_pairs_hook=_refuse_duplicate_keys)
+        source = body.decode("utf-8")
+        if source.startswith("\ufeff"):  # as json.loads says it
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", source, 0)
+        doc = _DECODER.decode(source)
     except UnicodeDecodeError:
         raise _invalid("JSON body is not UTF-8") from None
     except RecursionError:

@@ -23,6 +23,7 @@ from proxy.v1.errors import V1Error
 from proxy.v1.results import V1Result
 
 JSON_CONTENT_TYPE = "application/json"
+_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False)  # what json.dumps(...) would build per call
 
 
 Converter = Callable[[Any], Any]
@@ -83,7 +84,7 @@ def error_body(error: V1Error, session_id: str = "") -> dict[str, Any]:
 
 
 def _response(body: dict[str, Any], status: int) -> web.Response:
-    text = json.dumps(body, ensure_ascii=True, allow_nan=False)
+    text = _ENCODER.encode(body)
     return web.Response(text=text, status=status, content_type=JSON_CONTENT_TYPE, charset="utf-8")
 
 

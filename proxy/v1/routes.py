@@ -134,8 +134,13 @@ def v1_routes(
         length = declared_length(request.headers, bounds.max_body_bytes)
         claims = await authenticate()(request.headers.get("Authorization"))
         request[V1_TENANT] = claims.appid
-        with slots.hold(claims.appid, limit=bounds.max_inflight_per_tenant):
-            async with budget.reserve(bounds.max_body_bytes if length is None else length, wait_s=bounds.budget_wait_s):
+        # explicit take/release, not context managers: this runs on every request
+        slots.take(claims.appid, limit=bounds.max_inflight_per_tenant)
+        try:
+            held = await budget.acquire(
+                bounds.max_body_bytes if length is None else length, wait_s=bounds.budget_wait_s
+            )
+            try:
                 await _continue(request)
                 form = await read_form(
                     request, max_body_bytes=bounds.max_body_bytes, max_fields=bounds.max_fields, pace=bounds.pace
@@ -144,14 +149,19 @@ def v1_routes(
                 check_target(claims, appid=target.appid, bucket=target.bucket)
                 call = V1Call(op=op_name, target=target, request=op.parse(form))
                 request[V1_CALL] = call
+                headers = request.headers
                 inbound = Inbound(
                     path=request.path,
                     body=request.get(BODY, b""),
-                    content_type=request.headers.get("Content-Type", ""),
-                    authorization=request.headers.get("Authorization"),
-                    host=request.headers.get("Host"),
+                    content_type=headers.get("Content-Type", ""),
+                    authorization=headers.get("Authorization"),
+                    host=headers.get("Host"),
                 )
                 result = await serve(op, call, inbound)
+            finally:
+                budget.release(held)
+        finally:
+            slots.give(claims.appid)
         if isinstance(result, Verbatim):
             request[V1_CODE] = result.code
             response = web.Response(body=result.body, status=result.status)

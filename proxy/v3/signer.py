@@ -58,15 +58,15 @@ def string_to_sign(*, timestamp: int, service: str, canonical: str) -> str:
 
 @lru_cache(maxsize=16)  # one key per credential and day: three HMACs saved on every call
 def signing_key(secret_key: str, date: str, service: str) -> bytes:
-    k_date = hmac.new(("TC3" + secret_key).encode("utf-8"), date.encode("utf-8"), hashlib.sha256).digest()
-    k_service = hmac.new(k_date, service.encode("utf-8"), hashlib.sha256).digest()
-    return hmac.new(k_service, b"tc3_request", hashlib.sha256).digest()
+    k_date = hmac.digest(("TC3" + secret_key).encode("utf-8"), date.encode("utf-8"), "sha256")
+    k_service = hmac.digest(k_date, service.encode("utf-8"), "sha256")
+    return hmac.digest(k_service, b"tc3_request", "sha256")
 
 
 def signature(*, secret_key: str, timestamp: int, service: str, canonical: str) -> str:
     key = signing_key(secret_key, utc_date(timestamp), service)
     to_sign = string_to_sign(timestamp=timestamp, service=service, canonical=canonical)
-    return hmac.new(key, to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, to_sign.encode("utf-8"), "sha256").hex()  # one-shot (C), not the hmac.HMAC object
 
 
 def authorization(
