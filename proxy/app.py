@@ -178,7 +178,10 @@ async def observe(request: web.Request, handler: RequestHandler) -> web.StreamRe
     started = time.perf_counter()
     calls = logs.start_request()
     response: web.StreamResponse | None = None
-    with structlog.contextvars.bound_contextvars(request_id=request_id), metrics.serving(op):
+    # bound/unbound by hand, not with context managers: this runs around every request
+    bound = structlog.contextvars.bind_contextvars(request_id=request_id)
+    serving = metrics.begin(op)
+    try:
         try:
             response = await handler(request)
         finally:
@@ -192,6 +195,9 @@ async def observe(request: web.Request, handler: RequestHandler) -> web.StreamRe
                 _access_log(
                     request_id, op or request.path, appid, code if cut is None else cut, response.status, calls, seconds
                 )
+    finally:
+        metrics.end(serving)
+        structlog.contextvars.reset_contextvars(**bound)
     response.headers[REQUEST_ID_HEADER] = request_id
     return response
 

@@ -59,6 +59,7 @@ class Services:
     tenant_calibrations: Mapping[str, Calibration] = field(default_factory=dict)  # scores.tenants
     locks: PersonLocks = field(default_factory=PersonLocks)
     journal: JournalPolicy = field(default_factory=JournalPolicy)
+    _scopes: dict[tuple[str, str | None], Scope] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def calibration_of(self, appid: str) -> Calibration:
         """The calibration (curve and threshold) in force for a tenant: its own (scores.tenants), else the global."""
@@ -66,5 +67,11 @@ class Services:
 
     def scope(self, target: Target) -> Scope:
         """The tenant scope of a target (appid + bucket) under this configuration's tenant policies."""
-        policy = self.tenants.get(target.appid, DEFAULT_POLICY)
-        return Scope.of(target.appid, target.bucket, isolated=policy.isolated)
+        key = (target.appid, target.bucket)
+        found = self._scopes.get(key)  # a hash per request saved: most requests name a few targets
+        if found is None:
+            if len(self._scopes) >= 4096:  # bounded (any bucket may be sent)
+                self._scopes.clear()
+            policy = self.tenants.get(target.appid, DEFAULT_POLICY)
+            found = self._scopes[key] = Scope.of(target.appid, target.bucket, isolated=policy.isolated)
+        return found

@@ -151,6 +151,10 @@ class UpstreamQuota:
     def plan(self) -> QuotaPlan:
         return self._plan
 
+    def unlimited(self, action: str) -> bool:
+        """True when `action`'s group has no budget: `acquire` would admit at once."""
+        return self._plan.rate(group_of(action)).unlimited
+
     def configure(self, plan: QuotaPlan) -> None:
         """New budgets (a config reload); slots already booked stay booked."""
         self._plan = plan

@@ -231,16 +231,21 @@ _V1_PATH = re.compile(r"/face/[^/]+")
 
 
 def _expect_guarded(handler: Callable[[BaseRequest], Awaitable[web.StreamResponse]]) -> Any:
-    async def handle(request: BaseRequest) -> web.StreamResponse:
+    # a plain function handing back the handler's awaitable: no coroutine of its own around every request
+    def handle(request: BaseRequest) -> Awaitable[web.StreamResponse]:
         expect = request.headers.get("Expect")
         if expect is not None:
             if expect.lower() != "100-continue":
-                return _v1_answer(417, 3, "bad request: unsupported Expect header (only 100-continue)")
+                return _answered(_v1_answer(417, 3, "bad request: unsupported Expect header (only 100-continue)"))
             if request.method != "POST" or not _V1_PATH.fullmatch(request.path):
-                return _v1_answer(404, 3, "bad request: unknown path (v1 serves POST /face/<op>)")
-        return await handler(request)
+                return _answered(_v1_answer(404, 3, "bad request: unknown path (v1 serves POST /face/<op>)"))
+        return handler(request)
 
     return handle
+
+
+async def _answered(response: web.StreamResponse) -> web.StreamResponse:
+    return response
 
 
 def _v1_answer(status: int, code: int, message: str) -> web.StreamResponse:

@@ -201,14 +201,16 @@ class V3Client:
 
         A throttled try was not executed (nor counted) by v3, so its retry keeps the slot it had: it
         goes again after a jittered, growing pause rather than to the back of the queue."""
-        assert self._upstream_quota is not None
+        quota = self._upstream_quota
+        assert quota is not None
         deadline = time.monotonic() + self._quota_wait_s
-        if not await self._upstream_quota.acquire(action, wait_s=deadline - time.monotonic()):
+        # an unlimited group admits at once: no coroutine to ask it (throttled answers are still retried)
+        if not quota.unlimited(action) and not await quota.acquire(action, wait_s=deadline - time.monotonic()):
             raise V3Error(
                 action, UPSTREAM_QUOTA, f"no slot of the upstream quota within {self._quota_wait_s * 1000:.0f} ms"
             )
         # a background tool (backfill) paces itself on v3's answers: it must see every throttled try
-        background = self._upstream_quota.priority is Priority.BACKGROUND
+        background = quota.priority is Priority.BACKGROUND
         attempt = 0
         while True:
             sent = time.perf_counter()
