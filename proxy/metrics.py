@@ -53,6 +53,11 @@ def observe(histogram: Any, amount: float) -> None:
     histogram._buckets[bisect_left(histogram._upper_bounds, amount)].inc(1)
 
 
+def count(counter: Any, amount: float = 1.0) -> None:
+    """``counter.inc(amount)`` (a labelled child, or a gauge) on its value directly: what inc() does for amount >= 0."""
+    counter._value.inc(amount)
+
+
 class Metrics:
     """The proxy's counters and histograms; `render()` is the /metrics body."""
 
@@ -130,11 +135,11 @@ class Metrics:
     def begin(self, op: str | None) -> Token[str]:
         """A request starts (`serving` without a context manager); `end` it with what this returns."""
         token = _current_op.set(op if op is not None and op in OPS else UNKNOWN)
-        self.in_flight.inc()
+        count(self.in_flight)
         return token
 
     def end(self, token: Token[str]) -> None:
-        self.in_flight.dec()
+        count(self.in_flight, -1.0)  # Gauge.dec
         _current_op.reset(token)
 
     def observe_request(
@@ -156,10 +161,10 @@ class Metrics:
                 signature,
             )
         requests, latency, signature = children
-        requests.inc()
+        count(requests)
         observe(latency, seconds)
         if signature is not None:
-            signature.inc()
+            count(signature)
 
     def observe_connection_event(self, reason: str) -> None:
         self._child(self.connection_events, reason if reason in CONNECTION_EVENTS else OTHER).inc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import multiprocessing.connection
 import os
@@ -77,6 +78,14 @@ async def serve(
         ).start()
         await web.TCPSite(admin_runner, settings.admin.host, admin_port, reuse_port=reuse_port or None).start()
         scheme = "https" if context else "http"
+        # What startup built (modules, settings, the app) lives as long as the process: frozen out of the
+        # collector's way, a full collection scans only what requests left (a scan of the whole startup
+        # heap paused the loop ~100 ms under load, p99 and code 15 with it)
+        gc.collect()
+        gc.freeze()
+        # a young collection traverses what requests in flight hold, however few of its allocations survive:
+        # every 10,000 net allocations rather than 700 (2.4% fewer instructions per small request)
+        gc.set_threshold(10_000, 10, 10)
         lines = (
             f"v1proxy listening on {_url(scheme, runner.addresses[0])}\n"
             f"admin listening on {_url('http', admin_runner.addresses[0])}"

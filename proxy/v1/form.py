@@ -130,8 +130,9 @@ def _too_large(limit: int) -> V1Error:
 class _Builder:
     """Collects fields, refusing duplicates and too many of them."""
 
-    def __init__(self, max_fields: int) -> None:
+    def __init__(self, max_fields: int, *, keepable: bool = False) -> None:
         self.max_fields = max_fields
+        self.keepable = keepable  # every name is known to be keepable text (see _parse_json)
         self.count = 0
         self.scalars: dict[str, str] = {}
         self.blobs: dict[str, Blob] = {}
@@ -140,7 +141,8 @@ class _Builder:
         self.blob_arrays: dict[str, tuple[Blob, ...]] = {}
 
     def _claim(self, name: str) -> None:
-        _keepable(name, name)
+        if not self.keepable:
+            _keepable(name, name)
         self.count += 1
         if self.count > self.max_fields:
             raise _invalid(f"too many fields (limit {self.max_fields})")
@@ -384,7 +386,7 @@ def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _DECODER = json.JSONDecoder(object_pairs_hook=_refuse_duplicate_keys)  # what json.loads(...) would build per call
 
 
-def _text(name: str, value: Any, *, limit: int | None = MAX_TEXT_FIELD_BYTES) -> str | None:
+def _text(name: str, value: Any, *, limit: int | None = MAX_TEXT_FIELD_BYTES, keepable: bool = False) -> str | None:
     """A JSON scalar as v1 text: strings as is, numbers as decimal text, null as absent."""
     if value is None:
         return None
@@ -393,7 +395,7 @@ def _text(name: str, value: Any, *, limit: int | None = MAX_TEXT_FIELD_BYTES) ->
     if isinstance(value, str):
         if limit is not None and len(value) > limit // 4 and len(value.encode("utf-8")) > limit:
             raise _invalid(f"field {name!r} is too long (limit {MAX_TEXT_FIELD_BYTES} bytes)")
-        return value if limit is None else _keepable(name, value)
+        return value if limit is None or keepable else _keepable(name, value)
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
@@ -424,11 +426,17 @@ def _parse_json(body: bytes, max_fields: int) -> V1Form:
         raise _invalid(f"JSON body does not parse ({exc.msg} at {exc.pos})") from None
     if not isinstance(doc, dict):
         raise _invalid(f"JSON body must be an object, not {type(doc).__name__}")
-    builder = _Builder(max_fields)
+    # NUL and lone surrogates reach JSON text only as \u escapes (raw, the decoder or UTF-8 refuses them):
+    # a body without "\u" needs no per-field check
+    keepable = b"\\u" not in body
+    builder = _Builder(max_fields, keepable=keepable)
     for name, value in doc.items():
         limit = None if name in BLOB_NAMES or name in BLOB_ARRAY_NAMES else MAX_TEXT_FIELD_BYTES
+        if keepable and limit is not None and type(value) is str and len(value) <= limit // 4:
+            builder.scalar(name, value)  # the common case, as _text passes it
+            continue
         if isinstance(value, list):
-            items = [_text(f"{name}[{i}]", item, limit=limit) for i, item in enumerate(value)]
+            items = [_text(f"{name}[{i}]", item, limit=limit, keepable=keepable) for i, item in enumerate(value)]
             if any(item is None for item in items):
                 raise _invalid(f"field {name!r} contains null")
             texts = tuple(item for item in items if item is not None)
@@ -437,7 +445,7 @@ def _parse_json(body: bytes, max_fields: int) -> V1Form:
             else:
                 builder.text_array(name, texts)
             continue
-        text = _text(name, value, limit=limit)
+        text = _text(name, value, limit=limit, keepable=keepable)
         if text is None:
             continue
         if name in BLOB_NAMES:

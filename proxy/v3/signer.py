@@ -11,6 +11,7 @@ from functools import lru_cache
 
 ALGORITHM = "TC3-HMAC-SHA256"
 DEFAULT_SIGNED_HEADERS: tuple[str, ...] = ("content-type", "host")
+_DEFAULT_SIGNED = ";".join(DEFAULT_SIGNED_HEADERS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +85,13 @@ def authorization(
     `payload_sha256` (hex) replaces `payload` when the caller hashed the body while building it.
     """
     digest = payload_sha256 or hashlib.sha256(payload).hexdigest()
-    canonical = canonical_request(
-        method="POST",
-        uri="/",
-        query="",
-        headers={"content-type": content_type, "host": host},
-        signed_headers=DEFAULT_SIGNED_HEADERS,
-        payload_sha256=digest,
+    # canonical_request, string_to_sign and signature written out for the one shape sent (every call signs)
+    canonical = (
+        f"POST\n/\n\ncontent-type:{content_type.strip().lower()}\nhost:{host.strip().lower()}\n\n"
+        f"{_DEFAULT_SIGNED}\n{digest}"
     )
-    sig = signature(secret_key=credential.secret_key, timestamp=timestamp, service=service, canonical=canonical)
-    return (
-        f"{ALGORITHM} Credential={credential.secret_id}/{utc_date(timestamp)}/{service}/tc3_request, "
-        f"SignedHeaders={';'.join(DEFAULT_SIGNED_HEADERS)}, Signature={sig}"
-    )
+    date = utc_date(timestamp)
+    scope = f"{date}/{service}/tc3_request"
+    to_sign = f"{ALGORITHM}\n{timestamp}\n{scope}\n{hashlib.sha256(canonical.encode('utf-8')).hexdigest()}"
+    sig = hmac.digest(signing_key(credential.secret_key, date, service), to_sign.encode("utf-8"), "sha256").hex()
+    return f"{ALGORITHM} Credential={credential.secret_id}/{scope}, SignedHeaders={_DEFAULT_SIGNED}, Signature={sig}"

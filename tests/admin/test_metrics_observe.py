@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 
-from prometheus_client import CollectorRegistry, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from proxy.metrics import LATENCY_BUCKETS, SCORE_BUCKETS, observe
+from proxy.metrics import LATENCY_BUCKETS, SCORE_BUCKETS, count, observe
 
 
 def _exposed(registry: CollectorRegistry) -> list[str]:
@@ -37,4 +37,20 @@ def test_nan_is_left_to_prometheus_client() -> None:
     mine, a, theirs, b = _pair(SCORE_BUCKETS)
     observe(a.labels("verify"), math.nan)
     b.labels("verify").observe(math.nan)
+    assert _exposed(mine) == _exposed(theirs)
+
+
+def test_count_is_inc_and_dec() -> None:
+    mine, theirs = CollectorRegistry(), CollectorRegistry()
+    a = Counter("c", "c", ("code",), registry=mine)
+    b = Counter("c", "c", ("code",), registry=theirs)
+    g_a = Gauge("g", "g", registry=mine)
+    g_b = Gauge("g", "g", registry=theirs)
+    for _ in range(3):
+        count(a.labels("0"))
+        b.labels("0").inc()
+        count(g_a)
+        g_b.inc()
+    count(g_a, -1.0)
+    g_b.dec()
     assert _exposed(mine) == _exposed(theirs)
