@@ -1,6 +1,6 @@
 """The proxy's cost per small-JSON request (v1 compare by URL), measured so that a shared machine does not matter.
 
-Run: python -m tests.bench.hotpath [--tool callgrind|cpu|pyspy] [--requests N] [--concurrency C]
+Run: python -m tests.bench.hotpath [--tool callgrind|cpu|pyspy|signal] [--path proxy|floor] [--requests N]
 
 Starts the static server, the v3 emulator (0 ms) and the proxy as the bench configures it, sends
 `--warmup` then exactly `--requests` v1 compare_url requests (closed loop, `--concurrency` at once)
@@ -8,7 +8,10 @@ and prints the proxy's cost per measured request:
 - ``callgrind``: instructions per request (the proxy runs under valgrind; instrumentation is on only
   for the measured requests): deterministic within a fraction of a percent, whatever else runs;
 - ``cpu``: the proxy's utime+stime per request (what the bench's saturation phase reports; noisy);
-- ``pyspy``: a py-spy profile (raw format, --out FILE) of the measured requests.
+- ``pyspy``: a py-spy profile (raw format, --out FILE) of the measured requests;
+- ``signal``: SIGUSR1 before and SIGUSR2 after the measured requests, for a ``--launcher`` (a script run
+  instead of ``v1proxy``, same arguments) that profiles in between (e.g. cProfile).
+``--path floor`` measures the bench's floor instead (2026-12-01: proxy 1.16 M, floor 0.73 M instructions).
 """
 
 from __future__ import annotations
