@@ -9,19 +9,27 @@ run again, v3 is read back through getinfo:
 - addface: faces of the person that no applied item of it recorded are this item's. One with its face
   record in the store is adopted (the call completed, only the checkpoint was lost); one without is
   deleted through delface and the face added again. More than one recorded stranger: refused, never guessed.
+
+Transient failures (v3's internal error, a timeout, a dropped connection, a malformed reply,
+contention) are retried within the run, up to ATTEMPTS times with jittered, growing pauses: each
+retry first reconciles as above (a write that failed half-way may have left the person or a face
+in v3), after waiting `journal.settle_after_s` when no reply came (v3 may still be applying the
+call). Only a permanent refusal (bad image, no face, ...) or the last attempt fails the item.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from proxy.backfill.checkpoints import Checkpoint, Checkpoints, Item, State
+from proxy.backfill.groups import GroupGate, GroupKey
 from proxy.backfill.index import Person
-from proxy.backfill.live import LiveOps
+from proxy.backfill.live import LiveOps, UpstreamError
 from proxy.backfill.manifest import ManifestRow
 from proxy.domain.codes import V1Error
 from proxy.domain.requests import AddFace, DelFace, DelPerson, GetFaceInfo, GetInfo, ImageSource, NewPerson, Target
@@ -32,6 +40,8 @@ FAILED: frozenset[Status] = frozenset({"failed", "blocked"})
 PERSON_MISSING = -1303
 FACE_MISSING = -1305
 UNRECONCILABLE = -1  # v1's generic failure: the item's state in v3 cannot be told apart from others' writes
+ATTEMPTS = 6  # tries of an item that keeps failing transiently, the first one included
+RETRY_PAUSE_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # before each retry (full jitter); the last repeats
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,7 @@ class Outcome:
     code: int = 0
     message: str = ""
     request_id: str = ""
+    retries: int = 0  # transient failures retried in this run before this outcome
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class Enroller:
     image_path: Callable[[str], Path]
     stopping: Callable[[], bool]
     retry_failed: bool = False
+    groups: GroupGate = field(default_factory=GroupGate)
 
     async def person(self, person: Person, emit: Callable[[Outcome], None]) -> bool:
         """Run the person's rows in order, calling `emit` for each one finished; False when stopped before the end."""
@@ -82,15 +94,36 @@ class Enroller:
             return Outcome(row, op, "skipped", checkpoint.face_id, message="done in an earlier run")
         if checkpoint is not None and checkpoint.state == "failed" and not self.retry_failed:
             return Outcome(row, op, "failed", "", checkpoint.code, checkpoint.message, checkpoint.request_id)
-        try:
-            if checkpoint is not None and checkpoint.may_have_written:
-                adopted = await self._reconcile(row, op, known)
-                if adopted is not None:
-                    return await self._record(adopted)
-            await self.checkpoints.put(Checkpoint(row.item_key, "pending"), self._item_of(row, op))
-            return await self._record(await self._run(row, op))
-        except V1Error as exc:  # from reconciling (a read or clean-up the live path refused)
-            return await self._record(Outcome(row, op, "failed", "", exc.code, exc.message, exc.session_id or ""))
+        dirty = checkpoint is not None and checkpoint.may_have_written  # v3 may hold writes of this item
+        opened = checkpoint is not None and checkpoint.state == "pending"
+        retries = 0
+        while True:
+            try:
+                if dirty:
+                    adopted = await self._reconcile(row, op, known)
+                    if adopted is not None:
+                        return await self._record(replace(adopted, retries=retries))
+                if not opened:
+                    await self.checkpoints.put(Checkpoint(row.item_key, "pending"), self._item_of(row, op))
+                    opened = True
+                outcome = await self._run(row, op)
+            except UpstreamError as exc:
+                if not exc.transient or retries + 1 >= ATTEMPTS:
+                    return await self._record(_failed(row, op, exc, retries))
+                retries += 1
+                dirty = True  # a write that failed half-way (or without an answer) may have left something
+                await asyncio.sleep(self._pause(retries, exc))
+                continue
+            except V1Error as exc:  # refused by the proxy itself (reconciling)
+                return await self._record(_failed(row, op, exc, retries))
+            return await self._record(replace(outcome, retries=retries))
+
+    def _pause(self, retry: int, exc: UpstreamError) -> float:
+        """Before retry number `retry`: jittered backoff; at least the settle time when v3 never answered."""
+        pause = random.uniform(0.0, RETRY_PAUSE_S[min(retry, len(RETRY_PAUSE_S)) - 1])
+        if exc.outcome_unknown:
+            pause = max(pause, self.ops.services.journal.settle_after_s)
+        return pause
 
     async def _record(self, outcome: Outcome) -> Outcome:
         state: State = "failed" if outcome.status == "failed" else "applied"
@@ -109,16 +142,21 @@ class Enroller:
         try:
             image = await self.image_of(row)
             if op == "newperson":
-                created = await self.ops.run(
-                    NEWPERSON, _target(row), NewPerson(row.person_id, row.group_ids, image, row.person_name, row.tag)
-                )
+                new = NewPerson(row.person_id, row.group_ids, image, row.person_name, row.tag)
+                async with self.groups.turn(_groups(row)):
+                    created = await self.ops.run(NEWPERSON, _target(row), new)
+                    self.groups.known(_groups(row))
                 if not created.face_id:
                     return Outcome(row, op, "failed", "", -1101, "person created without a face", created.session_id)
                 return Outcome(row, op, "enrolled", created.face_id, request_id=created.session_id)
             face_tag = row.face_tag if row.face_tag is not None else row.tag
             added = await self.ops.run(ADDFACE, _target(row), AddFace(row.person_id, (image,), face_tag))
+        except UpstreamError as exc:
+            if exc.transient:
+                raise  # retried by _item
+            return _failed(row, op, exc, 0)
         except V1Error as exc:
-            return Outcome(row, op, "failed", "", exc.code, exc.message, exc.session_id or "")
+            return _failed(row, op, exc, 0)
         except OSError as exc:
             return Outcome(row, op, "failed", "", -1300, f"image {row.image!r}: {exc.strerror or exc}")
         if not added.added:
@@ -168,6 +206,14 @@ class Enroller:
 
 def _target(row: ManifestRow) -> Target:
     return Target(appid=row.appid, bucket=row.bucket or None)
+
+
+def _failed(row: ManifestRow, op: str, exc: V1Error, retries: int) -> Outcome:
+    return Outcome(row, op, "failed", "", exc.code, exc.message, exc.session_id or "", retries)
+
+
+def _groups(row: ManifestRow) -> list[GroupKey]:
+    return [(row.appid, row.bucket, group) for group in row.group_ids]
 
 
 def _blocked(row: ManifestRow, op: str, first: Outcome) -> Outcome:

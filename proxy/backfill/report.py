@@ -39,6 +39,7 @@ class Report:
                 "code": outcome.code,
                 "message": outcome.message,
                 "request_id": outcome.request_id,
+                "retries": outcome.retries,
             }
         )
 

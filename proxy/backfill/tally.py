@@ -26,6 +26,7 @@ class Tally:
     blocked: int = 0
     persons_done: int = 0
     rate_limited: int = 0  # RequestLimitExceeded answers absorbed by backing off
+    retried: int = 0  # transient v3 failures (internal error, timeout, dropped connection) retried in the run
     started: float = field(default=0.0)
     _samples: deque[tuple[float, int]] = field(default_factory=deque)
 
@@ -55,6 +56,7 @@ class Tally:
         return self.items - self.processed
 
     def count(self, outcome: Outcome) -> None:
+        self.retried += outcome.retries
         status = outcome.status
         if status == "enrolled":
             self.enrolled += 1

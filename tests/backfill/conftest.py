@@ -86,13 +86,15 @@ class Bench:
 
     def config(self, *, capture: bool = False, name: str = "config.yaml", **sections: Any) -> Path:
         path = self.root / name
+        upstream = {"endpoint": self.emulator.url, "secret_id": V3_ID, "secret_key": V3_KEY}
+        upstream |= sections.pop("upstream", {})
         path.write_text(
             yaml.safe_dump(
                 sections
                 | {
                     "listen": {"host": "127.0.0.1", "port": 0, "event_loop": "asyncio"},
                     "admin": {"port": 0},
-                    "upstream": {"endpoint": self.emulator.url, "secret_id": V3_ID, "secret_key": V3_KEY},
+                    "upstream": upstream,
                     "tenants": [
                         {"appid": APPID, "legacy_keys": [{"secret_id": LEGACY_ID, "secret_key": LEGACY_KEY}]},
                         {"appid": OTHER_APPID, "legacy_keys": [{"secret_id": "AKIDother", "secret_key": "other"}]},
