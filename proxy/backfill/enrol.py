@@ -42,6 +42,11 @@ FACE_MISSING = -1305
 UNRECONCILABLE = -1  # v1's generic failure: the item's state in v3 cannot be told apart from others' writes
 ATTEMPTS = 6  # tries of an item that keeps failing transiently, the first one included
 RETRY_PAUSE_S = (0.5, 1.0, 2.0, 4.0, 8.0)  # before each retry (full jitter); the last repeats
+STOP_POLL_S = 0.25  # a pause before a retry ends this soon after Ctrl-C / SIGTERM
+
+
+class Stopped(Exception):
+    """A stop was requested while an item waited to be retried: it is left pending, not failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +86,10 @@ class Enroller:
                 continue
             if self.stopping():
                 return False
-            outcome = await self._item(row, op, found.get(row.item_key), known)
+            try:
+                outcome = await self._item(row, op, found.get(row.item_key), known)
+            except Stopped:
+                return False
             if outcome.face_id and outcome.status != "failed":
                 known.add(outcome.face_id)
             if index == 0 and outcome.status == "failed":
@@ -112,11 +120,22 @@ class Enroller:
                     return await self._record(_failed(row, op, exc, retries))
                 retries += 1
                 dirty = True  # a write that failed half-way (or without an answer) may have left something
-                await asyncio.sleep(self._pause(retries, exc))
+                if not await self._pause_unless_stopping(self._pause(retries, exc)):
+                    raise Stopped from None  # the item stays pending: the resumed run reconciles it
                 continue
             except V1Error as exc:  # refused by the proxy itself (reconciling)
                 return await self._record(_failed(row, op, exc, retries))
             return await self._record(replace(outcome, retries=retries))
+
+    async def _pause_unless_stopping(self, seconds: float) -> bool:
+        """Sleep `seconds` (or until a stop is requested): False when stopping."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        while not self.stopping():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                return True
+            await asyncio.sleep(min(left, STOP_POLL_S))
+        return False
 
     def _pause(self, retry: int, exc: UpstreamError) -> float:
         """Before retry number `retry`: jittered backoff; at least the settle time when v3 never answered."""

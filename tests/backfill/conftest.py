@@ -127,9 +127,9 @@ class Bench:
             capture_output=True, text=True, timeout=timeout, cwd=self.root, check=False,
         )  # fmt: skip
 
-    def spawn(self, manifest: Path, *extra: str) -> subprocess.Popen[str]:
+    def spawn(self, manifest: Path, *extra: str, config: Path | None = None) -> subprocess.Popen[str]:
         return subprocess.Popen(
-            self.args(manifest, *extra),
+            self.args(manifest, *extra, config=config),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=self.root,
         )  # fmt: skip
 

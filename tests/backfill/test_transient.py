@@ -8,10 +8,12 @@ the client's read timeout, so that v3 applies a write whose answer the backfill 
 from __future__ import annotations
 
 import os
+import signal
+import time
 
 import requests
 
-from tests.backfill.conftest import Bench, row
+from tests.backfill.conftest import Bench, kill, row
 from tests.backfill.test_backfill import report, statuses, summary_count
 
 SETTLE_S = 0.5  # journal.settle_after_s in these tests: an unanswered write is read back after it
@@ -77,3 +79,35 @@ def test_persons_started_at_once_into_a_new_group_wait_for_the_first_to_create_i
     # the first CreatePerson finds no group, CreateGroup, CreatePerson again; the 7 others then go straight
     # through (without waiting for it, each of them would have been refused first: up to 17 calls)
     assert (len(stats["admitted_at"]), stats["throttled"]) == (10, 0)
+
+
+def test_a_stop_while_an_item_waits_to_be_retried_leaves_it_pending_for_the_resume(bench: Bench) -> None:
+    rules(bench, {"action": "CreatePerson", "code": "InternalError", "times": 1000})
+    manifest = bench.manifest([row("w-0", 0, 0), row("w-0", 0, 1)])
+    config = bench.config(journal={"settle_after_s": 60})  # the pause before the retry: a minute
+    proc = bench.spawn(manifest, "--qps", "200", "--concurrency", "1", config=config)
+    deadline = time.monotonic() + 30
+    while pending_failures(bench) == 1000:  # until the first CreatePerson failed
+        assert time.monotonic() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    stopped = time.monotonic()
+    out, err = kill(proc, signal.SIGTERM)
+    assert time.monotonic() - stopped < 10  # not the minute's pause, nor five more attempts
+    assert proc.returncode == 128 + signal.SIGTERM.value, out + err
+    assert summary_count(out, "not reached") == 2
+    assert report(manifest.with_name("manifest.csv.report.jsonl")) == []  # nothing failed: left pending
+    rules_reset(bench)
+    done = bench.run(manifest, "--qps", "200", config=config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert statuses(manifest.with_name("manifest.csv.report.jsonl")) == {"enrolled": 1, "added": 1}
+    assert bench.v3_faces() == {next(iter(bench.v3_faces())): 2}
+
+
+def pending_failures(bench: Bench) -> int:
+    armed = requests.get(f"{bench.emulator.url}/_emulator/rules", timeout=10).json()["rules"]
+    return sum(int(r["times"]) for r in armed)
+
+
+def rules_reset(bench: Bench) -> None:
+    reply = requests.post(f"{bench.emulator.url}/_emulator/rules", json={"reset": True}, timeout=10)
+    assert reply.status_code == 200, reply.text
