@@ -27,7 +27,8 @@ class UpstreamError(V1Error):
 
     `transient`: v3 (or the way to it) failed, not the request: an internal error, a timeout, a
     dropped connection, a malformed reply, contention. Sent again later it may succeed, but a write
-    may also have been applied (`outcome_unknown`): v3 must be read before it is sent again.
+    may also have been applied (`outcome_unknown`: never said of a read): v3 must be read before it
+    is sent again.
     """
 
     def __init__(self, mapped: V1Error, *, transient: bool, outcome_unknown: bool, v3_code: str) -> None:
@@ -40,6 +41,11 @@ class UpstreamError(V1Error):
 def transient(exc: V3Error) -> bool:
     """Whether a v3 error is worth sending the request again for (a permanent refusal is not)."""
     return outcome_unknown(exc) or throttled(exc.code) or exc.code in RETRYABLE_CODES
+
+
+def _reads(action: str) -> bool:
+    """v3's read actions (GetPersonBaseInfo, GetPersonList, ...): no outcome to settle."""
+    return action.startswith("Get")
 
 
 class LiveOps:
@@ -55,5 +61,6 @@ class LiveOps:
         except V3Error as exc:
             raise UpstreamError(
                 to_v1_error(exc, services.errors),
-                transient=transient(exc), outcome_unknown=outcome_unknown(exc), v3_code=exc.code,
+                transient=transient(exc), outcome_unknown=outcome_unknown(exc) and not _reads(exc.action),
+                v3_code=exc.code,
             ) from None  # fmt: skip
