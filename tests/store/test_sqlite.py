@@ -102,7 +102,9 @@ def test_workers_opening_one_new_file_together_all_succeed(tmp_path: Path) -> No
     import multiprocessing
 
     path = tmp_path / "fresh.db"
-    ctx = multiprocessing.get_context("fork")
+    # spawn, not fork: pytest's process has other threads alive (a forked child can inherit a lock one of them
+    # held and deadlock); each child starts a fresh interpreter, as every `serve --workers` process opens the file
+    ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(6) as pool:
         results = pool.map(_open_and_close, [str(path)] * 6)
     assert results == [SCHEMA_VERSION] * 6
