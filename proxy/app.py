@@ -296,6 +296,7 @@ def build_runtime(
             settings.journal.lease_s,
             settings.journal.sweep_interval_s,
             settings.journal.keep_done_s,
+            settings.journal.retry_max_s,
         ),
     )
     metrics.bound(tenants=[t.appid for t in settings.tenants], v3_codes=compiled.errors.codes())

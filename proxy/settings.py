@@ -283,6 +283,8 @@ class Journal(_Frozen):
     settle_after_s: float = Field(20.0, ge=0)  # an unknown outcome (timeout, dropped) is read back from v3 after this
     lease_s: float = Field(60.0, gt=0)  # a request's hold on its entry; past it, a crashed process's entry is settled
     sweep_interval_s: float = Field(5.0, ge=0)  # the background sweeper's period; 0: only requests settle entries
+    # a settle that could not read v3 is retried after max(1 s, sweep_interval_s) doubled per attempt, at most this
+    retry_max_s: float = Field(300.0, gt=0)
     keep_done_s: float = Field(86400.0, gt=0)  # settled entries are deleted this long after they were settled
 
 

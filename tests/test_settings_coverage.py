@@ -93,6 +93,7 @@ PROVEN: dict[str, str] = {
     "journal.settle_after_s": JOURNAL,
     "journal.lease_s": JOURNAL,
     "journal.sweep_interval_s": JOURNAL,
+    "journal.retry_max_s": JOURNAL,
     "faces.capture_attributes": "tests/e2e/test_capture_off.py::test_attribute_capture_switch",
     "scores.calibration": f"{EFFECT}::test_scores_calibration_identity_answers_v3s_score",
     "scores.match_threshold": f"{EFFECT}::test_scores_match_threshold_decides_ismatch",

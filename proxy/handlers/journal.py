@@ -35,12 +35,13 @@ OWNER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 @dataclass(frozen=True, slots=True)
 class JournalPolicy:
-    """The `journal:` settings: when unknown outcomes are settled, lease length, sweeper period, retention."""
+    """The `journal:` settings: when unknown outcomes settle, lease length, sweeper period, retention, retry cap."""
 
     settle_after_s: float = 20.0
     lease_s: float = 60.0
     sweep_interval_s: float = 5.0
     keep_done_s: float = 86400.0
+    retry_max_s: float = 300.0
 
 
 def outcome_unknown(exc: BaseException) -> bool:

@@ -39,7 +39,6 @@ log = structlog.get_logger(__name__)
 
 PERSON_MISSING = frozenset({"InvalidParameterValue.PersonIdNotExist", "ResourceNotFound.PersonIdNotExist"})
 SWEEP_BATCH = 100
-MAX_BACKOFF_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +159,9 @@ async def settle_due(services: Services, namespace: str, person_id: str, *, forc
 
 
 def _backoff(policy: JournalPolicy, entries: Sequence[JournalEntry]) -> float:
+    """How long until a settle that could not read v3 is tried again: doubling per attempt, capped at retry_max_s."""
     attempts = max(e.attempts for e in entries)
-    return float(min(MAX_BACKOFF_S, max(1.0, policy.sweep_interval_s) * 2 ** min(attempts, 8)))
+    return float(min(policy.retry_max_s, max(1.0, policy.sweep_interval_s) * 2 ** min(attempts, 8)))
 
 
 async def sweep_once(services: Services) -> int:

@@ -203,7 +203,9 @@ def test_store_equals_v3_after_faults_a_sigkill_and_reconciliation(
     data = config(emulator, tmp_path / "unused.db")
     data["store"] = {"url": store_url}
     data["upstream"]["read_timeout"] = 0.3
-    data["journal"] = {"settle_after_s": 0.8, "lease_s": 2.0, "sweep_interval_s": 0.3}
+    # retry_max_s: a settle deferred while v3 faulted (backoff doubling per attempt: 32 s after five) is tried
+    # again within a second once the faults stop, well inside the wait below
+    data["journal"] = {"settle_after_s": 0.8, "lease_s": 2.0, "sweep_interval_s": 0.3, "retry_max_s": 1.0}
     data["logging"] = {"format": "json", "level": "warning"}
     write_config(cfg, data)
     target = Target(start_proxy(cfg, tmp_path / "proxy-0.log"), threading.Lock())
