@@ -4,6 +4,7 @@ builds a request (proxy.v1.server `Guard.refuse`, proxy.app `head_refusal`), exa
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -17,7 +18,7 @@ from structlog.testing import LogCapture
 import proxy.app
 from proxy.v1.errors import V1Error
 from proxy.v1.render import raw_error, render_error
-from proxy.v1.server import ConnectionLimits, GuardedRunner
+from proxy.v1.server import ConnectionLimits, GuardedRequestHandler, GuardedRunner
 from tests.v1.stack import BUCKET, TENANT_A, read_response, running, signature, v1_code
 from tests.v1.test_inbound_guard import head, metrics, requests_with_code
 
@@ -163,3 +164,26 @@ async def test_a_refusal_on_the_head_answers_logs_and_counts_as_the_route(
             status, _, answer = await read_response(reader)
         writer.close()
         assert (status, v1_code(answer)) == (413, 23)
+
+
+async def test_a_refused_upload_leaves_no_garbage_behind(tmp_path: Path) -> None:
+    """The refusal keeps nothing of the connection alive (no cycle for the GC to find: the body received so far
+    is freed when the connection closes, not at the next full collection)."""
+    forged = {"Authorization": "AAAA" + signature()[4:]}
+    async with running(tmp_path) as run:
+        gc.collect()
+        gc.disable()
+        try:
+            for _ in range(20):
+                reader, writer = await asyncio.open_connection(run.host, run.port)
+                writer.write(head("newperson", length=6_000_000, sign=False, headers=forged) + b"{" + b" " * 65535)
+                async with asyncio.timeout(5):
+                    status, _, _ = await read_response(reader)
+                    assert status == 401
+                    assert await reader.read() == b""
+                writer.close()
+            await asyncio.sleep(0.2)
+            closed = [o for o in gc.get_objects() if isinstance(o, GuardedRequestHandler) and o.transport is None]
+        finally:
+            gc.enable()
+        assert closed == []
