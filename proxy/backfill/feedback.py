@@ -102,6 +102,7 @@ def summary_table(tally: Tally, *, interrupted: bool) -> Table:
         ("not reached", tally.pending),
         ("persons finished", f"{tally.persons_done}/{tally.persons}"),
         ("v3 RequestLimitExceeded absorbed", tally.rate_limited),
+        ("rate cuts (AIMD)", tally.rate_cuts),
         ("v3 transient errors retried", tally.retried),
         ("elapsed", clock_text(elapsed)),
         ("items attempted per second", f"{tally.attempted / elapsed:.1f}" if elapsed > 0 else "-"),

@@ -153,6 +153,11 @@ class AimdQuota:
             found = self._buckets[group] = Bucket(ceiling, self._clock)
         return found
 
+    @property
+    def cuts(self) -> int:
+        """How many times a group's rate was cut (AIMD) so far."""
+        return sum(b.decreases for b in self._buckets.values())
+
     async def acquire(self, action: str) -> float:
         bucket = self.bucket(action)
         turn = self._turns.get(group_of(action))

@@ -26,6 +26,7 @@ class Tally:
     blocked: int = 0
     persons_done: int = 0
     rate_limited: int = 0  # RequestLimitExceeded answers absorbed by backing off
+    rate_cuts: int = 0  # times the backfill's rate was cut because v3 refused more than a stray call
     retried: int = 0  # transient v3 failures (internal error, timeout, dropped connection) retried in the run
     started: float = field(default=0.0)
     _samples: deque[tuple[float, int]] = field(default_factory=deque)

@@ -149,7 +149,8 @@ async def _backfill(args: argparse.Namespace, compiled: Compiled) -> int:
             counts = index.counts()
             print(f"--retry-failed {args.retry_failed}: {counts.items} items of {counts.persons} persons")
         budgets = compiled.quota
-        v3 = QuotaV3Client(services.v3, AimdQuota(args.qps, budget=lambda group: budgets.rate(group).qps))
+        quota = AimdQuota(args.qps, budget=lambda group: budgets.rate(group).qps)
+        v3 = QuotaV3Client(services.v3, quota)
         ops = LiveOps(dataclasses.replace(services, v3=v3))
         checkpoints: Checkpoints = JournalCheckpoints(store)
         stop = _StopOnSignal()
@@ -175,6 +176,7 @@ async def _backfill(args: argparse.Namespace, compiled: Compiled) -> int:
         finally:
             stop.uninstall()
             feedback.close()
+            tally.rate_cuts = quota.cuts
         out.print(summary_table(tally, interrupted=stop.signal is not None))
         print(f"report: {report.path}")
         if stop.signal is not None:

@@ -84,6 +84,7 @@ def test_over_the_emulators_quota_calls_back_off_and_no_item_fails(bench: Bench)
     done = bench.run(manifest, "--qps", "30", "--concurrency", "8")
     assert done.returncode == 0, done.stdout + done.stderr
     assert summary_count(done.stdout, "v3 RequestLimitExceeded absorbed") > 0
+    assert summary_count(done.stdout, "rate cuts (AIMD)") > 0  # v3's 8/s is far under --qps 30
     assert statuses(manifest.with_name("manifest.csv.report.jsonl")) == {"enrolled": 8, "added": 8}
     assert sorted(bench.v3_faces().values()) == [2] * 8
 

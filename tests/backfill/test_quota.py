@@ -167,6 +167,7 @@ async def test_a_rate_limited_call_is_retried_never_failed_and_slows_the_group(m
     reply = await client.call("CreatePerson", {})
     assert (reply.request_id, inner.calls, client.rate_limited) == ("rid-ok", 4, 3)
     assert limits.bucket("CreatePerson").rate < 10.0  # 3 refusals within a second: over 10 % of 10/s
+    assert limits.cuts == 1
     with pytest.raises(V3Error) as caught:  # any other error reaches the handler as it is
         await client.call("DeleteFace", {})
     assert caught.value.code == "InvalidParameterValue.FaceIdNotExist"
