@@ -146,22 +146,24 @@ async def test_redis_book_is_one_schedule_for_every_process(redis_target: RedisT
 
 
 class RecordingBook:
-    """A slot book that notes when each admitted call is scheduled (local clock), before anyone sleeps."""
+    """A slot book that notes each admitted call's slot on the local clock, bracketed by when the booking was
+    asked and answered (Redis books it on its own clock in between), before anyone sleeps."""
 
-    def __init__(self, inner: RedisSlotBook, slots: list[float]) -> None:
+    def __init__(self, inner: RedisSlotBook, slots: list[tuple[float, float]]) -> None:
         self._inner = inner
         self._slots = slots
 
     async def book(self, group: str, rate: GroupRate, *, max_wait_s: float) -> Booking:
+        asked = time.monotonic()
         booking = await self._inner.book(group, rate, max_wait_s=max_wait_s)
         if booking.admitted:
-            self._slots.append(time.monotonic() + booking.wait_s)
+            self._slots.append((asked + booking.wait_s, time.monotonic() + booking.wait_s))
         return booking
 
 
 async def test_redis_quota_holds_the_rate_across_processes(redis_target: RedisTarget) -> None:
     plan = QuotaPlan(default_qps=50)
-    slots: list[float] = []
+    slots: list[tuple[float, float]] = []
     quotas = [UpstreamQuota(RecordingBook(redis_book(redis_target), slots), plan) for _ in range(4)]
     admitted = 0
 
@@ -174,14 +176,16 @@ async def test_redis_quota_holds_the_rate_across_processes(redis_target: RedisTa
 
     await asyncio.gather(*(caller(quotas[i % 4]) for i in range(40)))
     slots.sort()
-    assert admitted == len(slots) > 100
-    # four processes, one schedule: 50 calls a second, never more in any one-second window
-    assert (len(slots) - 1) / (slots[-1] - slots[0]) == pytest.approx(50, rel=0.05)
-    j = 0
-    for i, at in enumerate(slots):
-        while slots[j] <= at - 1.0:
-            j += 1
-        assert i - j + 1 <= 51
+    # what a limiter guarantees is a ceiling: on a starved machine callers may book less than the quota, never more.
+    # Every caller's first call is admitted (40 slots are 0.8 s of schedule, within its 2 s wait) however slow
+    # the machine; how many more got through depends on the CPU the callers had, so it is not asserted here.
+    assert admitted == len(slots) >= 40
+    # four processes, one schedule: n slots span at least (n - 1) periods (50 a second), never less
+    assert (len(slots) - 1) / 50 <= max(hi for _, hi in slots) - slots[0][0] + 1e-6
+    # and no one-second window holds more than 51 of them (counting those certainly inside [lo, lo + 1 s])
+    for lo, _ in slots:
+        inside = sum(1 for other_lo, other_hi in slots if other_lo >= lo and other_hi <= lo + 1.0)
+        assert inside <= 51, (lo, inside)
 
 
 async def test_redis_down_falls_back_to_this_processs_share() -> None:
