@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from aiohttp import web
 
-from proxy.admin.health import UpstreamProbe, readiness
+from proxy.admin.health import UpstreamProbe, degraded, is_ready, readiness
 from proxy.app import METRICS, SETTINGS
 from proxy.lifecycle import ReloadOutcome
 
@@ -42,9 +42,9 @@ def create_admin_app(
 
     async def readyz(_: web.Request) -> web.Response:
         checks = await readiness(proxy_app, draining=state.draining, upstream=probe.check)
-        ready = all(c.ok for c in checks)
+        ready = is_ready(checks)
         return web.json_response(
-            {"ready": ready, "pid": os.getpid(), "checks": [asdict(c) for c in checks]},
+            {"ready": ready, "degraded": degraded(checks), "pid": os.getpid(), "checks": [asdict(c) for c in checks]},
             status=200 if ready else 503,
         )
 

@@ -1,4 +1,10 @@
-"""Liveness and readiness checks of a proxy app: config loaded, store usable, v3 credentials, upstream."""
+"""Liveness and readiness checks of a proxy app: config loaded, store usable, v3 credentials, upstream, Redis.
+
+A check that is not `required` does not make the process unready when it fails: it is reported as
+degraded. Redis is such a check: while it is unreachable the proxy still serves (single-use
+signatures are refused with 108, the quota is paced by each process alone), and since every replica
+shares one Redis, taking them all out of service would turn a degraded fleet into an outage.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +24,19 @@ class Check:
     name: str
     ok: bool
     detail: str = ""
+    required: bool = True  # False: a failure degrades the service but leaves the process ready
+
+
+REDIS_DOWN = "unreachable: single-use signatures refused with 108, upstream quota paced by this process alone"
+
+
+def is_ready(checks: list[Check]) -> bool:
+    return all(c.ok for c in checks if c.required)
+
+
+def degraded(checks: list[Check]) -> list[str]:
+    """The failing checks that do not make the process unready."""
+    return [c.name for c in checks if not c.ok and not c.required]
 
 
 @dataclass
@@ -63,6 +82,10 @@ async def readiness(
     checks.append(Check("store", store_ok, detail))
     cred = runtime.compiled.credential
     checks.append(Check("v3_credentials", bool(cred.secret_id and cred.secret_key)))
+    redis_ping = runtime.limits.ping
+    if redis_ping is not None:  # limits shared in Redis
+        redis_ok = await redis_ping()
+        checks.append(Check("redis", redis_ok, "" if redis_ok else REDIS_DOWN, required=False))
     engine = app.get(MIGRATION)
     legacy = await engine.legacy_ready() if engine is not None else None
     if legacy is not None:  # the v1 side of a staged migration

@@ -6,7 +6,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from proxy.limits.quota import LocalSlotBook, Priority, QuotaPlan, UpstreamQuota
-from proxy.limits.redis_backend import Breaker, RedisConfig, RedisReplayGuard, RedisSlotBook, connect, warm_up
+from proxy.limits.redis_backend import (
+    Breaker,
+    RedisConfig,
+    RedisReplayGuard,
+    RedisSlotBook,
+    connect,
+    ping,
+    warm_up,
+)
 from proxy.limits.replay import LocalReplayGuard, ReplayGuard
 
 
@@ -23,6 +31,7 @@ class Limits:
     shared: bool  # True: in Redis, shared by every worker and replica
     close: Callable[[], Awaitable[None]] = _nothing
     warm_up: Callable[[], Awaitable[bool]] | None = None  # connect ahead of traffic (shared limits only)
+    ping: Callable[[], Awaitable[bool]] | None = None  # Redis answers now (shared limits only; readiness)
 
 
 def open_limits(
@@ -60,4 +69,5 @@ def open_limits(
         shared=True,
         close=close,
         warm_up=lambda: warm_up(client),
+        ping=lambda: ping(client),
     )

@@ -80,6 +80,14 @@ async def warm_up(client: aioredis.Redis) -> bool:
     return True
 
 
+async def ping(client: aioredis.Redis) -> bool:
+    """Whether Redis answers a PING now (readiness; within the client's timeouts)."""
+    try:
+        return bool(await client.ping())
+    except _FAILURES:
+        return False
+
+
 class Breaker:
     """After a failure, callers skip Redis for `cooldown_s` (one log line per outage)."""
 
@@ -130,9 +138,7 @@ class RedisReplayGuard:
 class RedisSlotBook:
     """The quota's slot book in Redis (one atomic script per call); this process's book while Redis is down."""
 
-    def __init__(
-        self, client: aioredis.Redis, *, key_prefix: str, breaker: Breaker, fallback: LocalSlotBook
-    ) -> None:
+    def __init__(self, client: aioredis.Redis, *, key_prefix: str, breaker: Breaker, fallback: LocalSlotBook) -> None:
         self._script = client.register_script(GCRA_BOOK)
         self._prefix = key_prefix + "quota:"
         self._breaker = breaker

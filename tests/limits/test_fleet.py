@@ -4,6 +4,7 @@
   would see it (the emulator's admitted requests), with no throttling answer reaching the app;
 - a single-use signature accepted by one replica is refused by another with 13;
 - Redis unreachable: single-use signatures get 108 (fail closed), multi-use ones still work;
+- /readyz says so while a Redis of the test's own is stopped (ready, degraded: redis) and recovers;
 - without Redis, one tenant filling its replay table never refuses another's single-use signatures.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +22,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+import redis
 import requests
 from qcloud_image.auth import Auth
 
@@ -187,5 +191,101 @@ def test_one_tenant_filling_its_replay_table_never_refuses_another(tmp_path: Pat
         assert getgroupids(proxy, single_use(TENANT_A, "3")) == (429, 15)  # A's part is full
         assert getgroupids(proxy, single_use(TENANT_B, "1"), TENANT_B) == (200, 0)  # B is not affected
         assert getgroupids(proxy, single_use(TENANT_B, "2"), TENANT_B) == (200, 0)
+    finally:
+        proxy.proc.stop()
+
+
+class PrivateRedis:
+    """A redis-server of this test's own on a free port (never the shared one), stopped and started at will."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = closed_port()
+        self.workdir = workdir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        server = shutil.which("redis-server")
+        assert server is not None
+        argv = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen([*argv, "--dir", str(self.workdir)], stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                if redis.Redis(port=self.port, socket_connect_timeout=0.5).ping():
+                    return
+            except redis.RedisError:
+                time.sleep(0.05)
+        raise AssertionError(f"redis-server did not answer on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server): no private Redis to stop")
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def readyz(proxy: Proxy) -> tuple[int, dict[str, Any]]:
+    response = requests.get(f"{proxy.admin_url}/readyz", timeout=10)
+    return response.status_code, response.json()
+
+
+def redis_check(body: dict[str, Any]) -> dict[str, Any]:
+    return next(c for c in body["checks"] if c["name"] == "redis")
+
+
+def test_readyz_reports_redis_down_as_degraded_and_back(
+    tmp_path: Path, emulator: str, private_redis: PrivateRedis
+) -> None:
+    (proxy,) = start_fleet(
+        tmp_path, emulator, 1, redis={"url": private_redis.url, "timeout_ms": 300, "cooldown_ms": 200}
+    )
+    try:
+        status, body = readyz(proxy)
+        assert (status, body["ready"], body["degraded"]) == (200, True, [])
+        assert redis_check(body) == {"name": "redis", "ok": True, "detail": "", "required": False}
+        assert getgroupids(proxy, single_use(TENANT_A, "1")) == (200, 0)
+
+        private_redis.stop()
+        status, body = readyz(proxy)
+        # still ready (it serves: multi-use signatures work), but says what is degraded and what that means
+        assert (status, body["ready"], body["degraded"]) == (200, True, ["redis"])
+        check = redis_check(body)
+        assert check["ok"] is False and check["required"] is False
+        assert "108" in check["detail"] and "quota" in check["detail"]
+        assert getgroupids(proxy, single_use(TENANT_A, "2")) == (503, 108)
+        appid, secret_id, secret_key = TENANT_A
+        assert getgroupids(proxy, Auth(appid, secret_id, secret_key).get_sign(BUCKET).decode()) == (200, 0)
+
+        private_redis.start()
+        status, body = readyz(proxy)
+        assert (status, body["ready"], body["degraded"]) == (200, True, [])
+        assert redis_check(body)["ok"] is True
+        time.sleep(0.3)  # the breaker's cooldown after the last failure
+        assert getgroupids(proxy, single_use(TENANT_A, "3")) == (200, 0)
+    finally:
+        proxy.proc.stop()
+
+
+def test_readyz_without_redis_has_no_redis_check(tmp_path: Path, emulator: str) -> None:
+    (proxy,) = start_fleet(tmp_path, emulator, 1)
+    try:
+        status, body = readyz(proxy)
+        assert (status, body["ready"], body["degraded"]) == (200, True, [])
+        assert "redis" not in {c["name"] for c in body["checks"]}
     finally:
         proxy.proc.stop()
