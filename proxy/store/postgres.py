@@ -406,6 +406,13 @@ async def migrate(conn: Conn, where: str) -> int:
             await conn.execute("UPDATE v1proxy_schema SET version = $1", version + 1)
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """The pool's reset on release: nothing to send. asyncpg's default (advisory unlock, CLOSE ALL,
+    UNLISTEN, RESET ALL) is one more round trip per query; the store leaves no session state behind
+    (transaction-scoped locks only, no LISTEN, cursors or SET), and an open transaction is still
+    rolled back by the pool itself."""
+
+
 def describe(url: str) -> str:
     """The URL without any password, for messages and logs."""
     scheme, _, rest = url.partition("://")
@@ -429,6 +436,7 @@ async def open_postgres(
             max_size=pool.maximum,
             timeout=pool.connect_timeout_s,
             command_timeout=pool.command_timeout_s,
+            reset=_keep_session,
         )
     except _CANNOT_OPEN as exc:
         raise StoreError(f"cannot open store {where}: {type(exc).__name__}: {exc}") from exc
