@@ -23,7 +23,7 @@ from typing import Any
 
 from proxy.emulator.synthetic import photo_of_size
 from proxy.v3 import signer
-from tests.bench import abuse, backfill, report, shadow
+from tests.bench import abuse, backfill, fleet, report, shadow
 from tests.bench.harness import (
     CLIENT_CORE,
     HAS_TASKSET,
@@ -67,7 +67,7 @@ from tests.bench.workloads import (
 from tests.bench.wrk import machine_busy_seconds, run_wrk, write_script, wrk_binary
 
 PATHS = ("direct", "nginx", "floor", "proxy")
-PHASES = ("saturation", "latency50", "rss", "workers", "profile", "backfill", "abuse", "shadow")
+PHASES = ("saturation", "latency50", "rss", "workers", "profile", "backfill", "abuse", "shadow", "fleet")
 RESULTS = REPO / "tests" / "bench" / "results"
 
 
@@ -625,6 +625,9 @@ def main(argv: list[str] | None = None) -> int:
         if "shadow" in phases:
             print("phase 8: shadow off vs on: the app's p50 and the proxy's CPU per request, same load", flush=True)
             bench.results["shadow"] = shadow.shadow_phase(workdir, seconds=seconds, quick=args.quick, notes=bench.notes)
+        if "fleet" in phases:
+            print("phase 9: fleet (PostgreSQL store: CPU vs SQLite, 2 processes' write mix, racing writes)", flush=True)
+            bench.results["fleet"] = fleet.fleet_phase(bench, v3_call)
     finally:
         static.stop()
         if not args.keep:

@@ -6,7 +6,7 @@ import math
 from collections import Counter
 from typing import Any
 
-from tests.bench import abuse, backfill, shadow
+from tests.bench import abuse, backfill, fleet, shadow
 
 CPU_TARGET = 1.5  # proxy CPU per request <= 1.5 x floor
 ADDED_P50_MS = {"compare_url": 1.0, "compare_2x1m": 6.0}
@@ -159,6 +159,8 @@ def targets(results: dict[str, Any]) -> list[str]:
         out += abuse.target_lines(results["abuse"])
     if results.get("shadow"):
         out += shadow.target_lines(results["shadow"])
+    if results.get("fleet"):
+        out += fleet.target_lines(results["fleet"])
     return out
 
 
