@@ -547,7 +547,9 @@ def target_lines(entry: dict[str, Any]) -> list[str]:
         f"(errors {t['errors']}; with 2 processes the cores went to proxies {cores['proxies']:.2f}, emulator "
         f"{cores['emulator']:.2f}, load generator {cores['loadgen']:.2f}, PostgreSQL + the rest {cores['other']:.2f}; "
         f"emulator ceiling for this mix ≈ {t['emulator_ceiling'] or 0:.0f} req/s on one core; proxy CPU per request "
-        f"2 processes / 1 = {t['proxy_cpu_ratio']:.2f}, i.e. no contention between them when ≈ 1)"
+        f"2 processes / 1 = {t['proxy_cpu_ratio']:.2f} (≈ 1: no contention between them), so with a core per "
+        f"process and an upstream that keeps up two would give ≈ {2 / t['proxy_cpu_ratio']:.2f}× — a projection, "
+        "not the target's figure)"
     )
     race = entry["race"]
     ok = race["lost"] == 0 and race["duplicated"] == 0 and race["person_mismatch"] == 0 and not race["never_created"]
