@@ -12,7 +12,9 @@ leased to us. v3 is the authority:
   entries are applied (their faces are whatever v3 holds).
 
 Run by the next request touching the person (`settle_due`) and by the background sweeper
-(`sweep_once`, started with the app).
+(`sweep_once`, started with the app), only once every open entry of the person is due: v3 is read
+once for all of them, and an entry still inside `settle_after_s` may be a call v3 has yet to apply
+(settled now, it would be judged failed and the person forgotten, then v3 would apply it).
 """
 
 from __future__ import annotations
@@ -147,8 +149,8 @@ async def settle_due(services: Services, namespace: str, person_id: str, *, forc
     if not entries:
         return None
     now = time.time()
-    if not force and not any(e.next_attempt_at <= now and e.lease_until <= now for e in entries):
-        return None
+    if not force and not all(e.next_attempt_at <= now and e.lease_until <= now for e in entries):
+        return None  # one of them may still land in v3 (or a request holds it): settling now would misjudge it
     claimed = await _claim_all(services, entries, Lease(OWNER, services.journal.lease_s), now)
     if claimed is None:
         return None
@@ -179,6 +181,10 @@ async def sweep_once(services: Services) -> int:
             mine = {e.entry_id for e in group}
             subject = await services.store.journal_for_subject(namespace, person_id, kind="write")
             others = [e for e in subject if e.entry_id not in mine]
+            waiting = [e.next_attempt_at for e in others if e.next_attempt_at > now]
+            if waiting:  # a write inside its settle delay may still land in v3: settle the person once it is due
+                await _release(services, group, now, max(waiting) - now)
+                continue
             claimed = await _claim_all(services, others, lease, now)
             if claimed is None:  # a live request works this person: try again next sweep
                 await _release(services, group, now, policy.sweep_interval_s)

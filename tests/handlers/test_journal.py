@@ -216,6 +216,63 @@ async def test_an_entry_for_a_person_v3_does_not_hold_removes_the_local_residue(
     ]
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def any_store_world(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[World]:
+    url: str = (
+        f"sqlite:///{tmp_path / 'meta.db'}"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_schema_url")
+    )
+    stack = await start_stack(store_url=url, settings_for=settings_for(url))
+    try:
+        yield World(stack)
+    finally:
+        await stack.close()
+
+
+async def test_a_write_inside_its_settle_delay_is_not_settled_with_a_due_entry_of_the_same_person(
+    any_store_world: World,
+) -> None:
+    """A newperson whose CreatePerson v3 has yet to apply, and an older write of the person already due:
+    settling both now would read "no such person", fail the newperson and forget the person, and v3 would
+    then create it (with its name) behind the store's back. Nothing settles until every entry is due."""
+    world = any_store_world
+    services, scope = world.services, world.scope
+    person, group = uid("p"), uid("g")
+    v3_person = scope.v3_id(person)
+    await world.run(NEWPERSON, NewPerson(uid("warm"), (group,), photo(8, 0), None, None))
+    keys = {"v3_person": v3_person, "writer_key": scope.writer_key(v3_person)}
+    await services.store.journal_open(
+        JournalIntent("write", scope.store_key, "addface", person, (), keys), now=time.time() - 1
+    )  # due now
+    intent = {"name": "Fay", "tag": "kept", "v3_name": "Fay", **keys}
+    opened = await services.store.journal_open(
+        JournalIntent("write", scope.store_key, "newperson", person, (), intent),
+        now=time.time(),
+        lease=Lease(OWNER, 30),
+    )
+    delay_s = 1.5
+    await services.store.journal_complete(  # as `journaled` leaves a write that timed out: due after a delay
+        opened.entry.entry_id, "unknown", now=time.time(), error="timeout", retry_at=time.time() + delay_s, owner=OWNER
+    )
+    with pytest.raises(V1Error) as missing:  # a request touching the person settles nothing yet
+        await world.run(GETINFO, GetInfo(person))
+    assert missing.value.code == -1303
+    assert await sweep_once(services) == 0  # nor does the sweeper
+    assert await open_entries(world, person) == ["addface:pending", "newperson:unknown"]
+    await services.v3.call(  # v3 applies the CreatePerson the proxy gave up on
+        v3api.CREATE_PERSON,
+        {"GroupId": scope.v3_id(group), "PersonId": v3_person, "PersonName": "Fay", "Image": _b64(photo(8, 1).data)},
+    )
+    await asyncio.sleep(delay_s)
+    assert await sweep_once(services) == 1
+    record = await services.store.get_person(scope.store_key, person)
+    assert record is not None and (record.name, record.tag) == ("Fay", "kept")
+    assert len(await services.store.get_person_faces(scope.store_key, person)) == 1
+    entries = await services.store.journal_for_subject(scope.store_key, person, open_only=False)
+    assert [(e.op, e.state) for e in entries] == [("addface", "applied"), ("newperson", "applied")]
+
+
 def _b64(data: bytes | memoryview | None) -> str:
     import base64
 
