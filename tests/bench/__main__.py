@@ -192,8 +192,10 @@ class Bench:
                         }
                     ],
                     "store": {"url": f"sqlite:///{store}"},
-                    # measures the proxy, not v3's contract: no upstream quota (thousands of calls per second)
-                    "limits": {"quota_qps": 0, **(limits or {})},
+                    # measures the proxy, not v3's contract: no upstream quota (thousands of calls per second);
+                    # nor one tenant's admission: the bench's one tenant carries every request (256 in flight in
+                    # the RSS phase, wrk's connections in the workers phase), far above the default cap of 32
+                    "limits": {"quota_qps": 0, "max_inflight_per_tenant": 4096, **(limits or {})},
                     "admin": {"host": "127.0.0.1", "port": free_port()},
                     "logging": {"format": "json", "level": "info"},  # as deployed: one access-log line per request
                 }
